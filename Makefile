@@ -1,0 +1,47 @@
+# Spotlight: two commands for a newcomer -- `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo
+
+.PHONY: install test test-fast demo bench calibrate lock clean
+
+install: $(STAMP)
+
+# Re-installs whenever the dependency declaration or the lock changes.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Spotlight needs Python 3.11, found " + sys.version.split()[0]'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+# The main job on the built-in simulated market. Grows with each issue:
+# simulate -> validate -> summarise (features, training, serving follow).
+demo: install
+	$(BIN)/spotlight simulate --out $(DEMO)/market --stocks 3000 --years 10 --seed 0
+	$(BIN)/spotlight validate $(DEMO)/market
+	$(BIN)/spotlight summary $(DEMO)/market
+
+bench: install
+	$(BIN)/python benchmarks/simulate.py
+
+# Simulated vs real side by side (needs ../shared/markets/cn-dev-2010-2015).
+calibrate: install
+	$(BIN)/python benchmarks/calibration.py
+
+# Re-resolve every pin from pyproject.toml into constraints.txt.
+lock:
+	rm -rf /tmp/spotlight-lock && $(PYTHON) -m venv /tmp/spotlight-lock
+	/tmp/spotlight-lock/bin/pip install --quiet -e ".[dev]"
+	{ head -2 constraints.txt; /tmp/spotlight-lock/bin/pip freeze --exclude-editable | grep -v '^spotlight'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,127 @@
+"""Load a market directory into the documented in-memory form, with the derived basics.
+
+In-memory form (every table has a fresh RangeIndex; extra source columns are kept):
+
+- ``securities``: sorted by ``symbol``. ``list_date``/``delist_date`` ``datetime64[ns]``
+  (``delist_date`` NaT while listed); ``name``/``board``/``industry`` ``str`` (missing if absent).
+- ``bars``: sorted by ``symbol`` then ``date``. ``symbol`` is categorical with the sorted
+  securities symbols as categories (the same in every table); prices, volume, amount,
+  shares, factors and limits ``float64``; ``st`` ``bool``. Derived, row by row (each uses
+  that row only, so nothing looks ahead):
+
+  * ``adj_open/high/low/close`` = price x ``adj_factor`` (total-return continuous prices)
+  * ``market_cap`` = close x shares_total; ``float_cap`` = close x shares_float
+  * ``turnover`` = volume / shares_float
+  * ``suspended`` = volume == 0 (a suspended day may also be a missing row)
+  * ``limit_up_locked`` / ``limit_down_locked``: the whole day traded at the limit
+    (low >= limit_up, or high <= limit_down, within 0.5 bp); False where limits are absent
+  * ``tradable`` = not suspended and not limit-locked
+- ``fundamentals`` / ``holders``: sorted by ``symbol``, ``announce_date``, ``period_end``;
+  None when the directory has no such table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from market.contract import TABLES
+from market.errors import InvalidMarketError, MarketDataError
+from market.reader import read_table
+from market.validate import check_market
+
+_LIMIT_TOLERANCE = 0.5e-4
+
+
+@dataclass(frozen=True)
+class Market:
+    """A validated market in memory (see the module docstring for the form)."""
+
+    source: Path
+    securities: pd.DataFrame
+    bars: pd.DataFrame
+    fundamentals: pd.DataFrame | None
+    holders: pd.DataFrame | None
+
+    @property
+    def calendar(self) -> pd.DatetimeIndex:
+        """Trading days: every date with at least one bar, ascending."""
+        return pd.DatetimeIndex(np.unique(self.bars["date"].to_numpy()), name="date")
+
+    @property
+    def tables_found(self) -> list[str]:
+        return [name for name in TABLES if getattr(self, _ATTR[name]) is not None]
+
+    def summary(self) -> str:
+        """One line: symbols, stock-days, date range, tables found."""
+        cal = self.calendar
+        span = f"{cal[0]:%Y-%m-%d}..{cal[-1]:%Y-%m-%d}" if len(cal) else "no dates"
+        absent = [n for n in TABLES if n not in self.tables_found]
+        tail = f" ({', '.join(absent)} absent)" if absent else ""
+        return (f"{len(self.securities)} symbols, {len(self.bars)} stock-days, {span}, "
+                f"tables: {', '.join(self.tables_found)}{tail}")
+
+
+_ATTR = {"securities": "securities", "daily_bars": "bars", "fundamentals": "fundamentals", "holders": "holders"}
+
+
+def read_tables(path: str | Path) -> dict[str, pd.DataFrame | None]:
+    """Read and type every contract table of a market directory (absent optional tables: None)."""
+    market_dir = Path(path)
+    if not market_dir.exists():
+        raise MarketDataError(str(market_dir), None, "market directory exists", detail="no such directory")
+    if not market_dir.is_dir():
+        raise MarketDataError(str(market_dir), None, "market directory exists", detail="not a directory")
+    return {name: read_table(market_dir, spec) for name, spec in TABLES.items()}
+
+
+def validate_market(path: str | Path) -> dict[str, pd.DataFrame | None]:
+    """Read and check every rule; raises :class:`InvalidMarketError` listing each violation."""
+    tables = read_tables(path)
+    problems = check_market(tables)
+    if problems:
+        raise InvalidMarketError(str(path), problems)
+    return tables
+
+
+def load_market(path: str | Path) -> Market:
+    """Validate a market directory and return it in the documented in-memory form."""
+    tables = validate_market(path)
+    securities = tables["securities"].sort_values("symbol", kind="stable").reset_index(drop=True)
+    symbols = pd.CategoricalDtype(securities["symbol"].to_numpy(), ordered=True)
+    bars = _with_symbol(tables["daily_bars"], symbols, "date")
+    return Market(
+        source=Path(path),
+        securities=securities,
+        bars=derive_basics(bars),
+        fundamentals=_with_symbol(tables["fundamentals"], symbols, "announce_date", "period_end"),
+        holders=_with_symbol(tables["holders"], symbols, "announce_date", "period_end"),
+    )
+
+
+def _with_symbol(df: pd.DataFrame | None, symbols: pd.CategoricalDtype, *order: str) -> pd.DataFrame | None:
+    if df is None:
+        return None
+    out = df.copy()
+    out["symbol"] = out["symbol"].astype(symbols)
+    return out.sort_values(["symbol", *order], kind="stable").reset_index(drop=True)
+
+
+def derive_basics(bars: pd.DataFrame) -> pd.DataFrame:
+    """Add the derived columns listed in the module docstring (row-wise, no look-ahead)."""
+    out = bars.copy()
+    for price in ("open", "high", "low", "close"):
+        out[f"adj_{price}"] = out[price] * out["adj_factor"]
+    out["market_cap"] = out["close"] * out["shares_total"]
+    out["float_cap"] = out["close"] * out["shares_float"]
+    out["turnover"] = out["volume"] / out["shares_float"]
+    out["suspended"] = out["volume"].to_numpy() == 0
+    up, down = out["limit_up"].to_numpy(), out["limit_down"].to_numpy()
+    with np.errstate(invalid="ignore"):
+        out["limit_up_locked"] = out["low"].to_numpy() >= up * (1 - _LIMIT_TOLERANCE)
+        out["limit_down_locked"] = out["high"].to_numpy() <= down * (1 + _LIMIT_TOLERANCE)
+    out["tradable"] = ~(out["suspended"] | out["limit_up_locked"] | out["limit_down_locked"])
+    return out

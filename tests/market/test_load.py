@@ -1,0 +1,75 @@
+"""The in-memory form: order, dtypes and the derived basics, with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from market import load_market
+from tests.conftest import tiny_tables, write_tables
+
+
+def test_sorted_by_symbol_then_date_whatever_the_input_order(tmp_path: Path) -> None:
+    tables = tiny_tables()
+    tables["daily_bars"] = tables["daily_bars"].sample(frac=1.0, random_state=3)
+    tables["securities"] = tables["securities"].iloc[::-1]
+    shuffled = load_market(write_tables(tables, tmp_path / "shuffled"))
+    ordered = load_market(write_tables(tiny_tables(), tmp_path / "ordered"))
+    pd.testing.assert_frame_equal(shuffled.bars, ordered.bars)
+    keys = list(zip(shuffled.bars["symbol"].astype(str), shuffled.bars["date"]))
+    assert keys == sorted(keys)
+
+
+def test_documented_dtypes(tiny_dir: Path) -> None:
+    m = load_market(tiny_dir)
+    assert isinstance(m.bars["symbol"].dtype, pd.CategoricalDtype)
+    assert list(m.bars["symbol"].cat.categories) == ["AAA", "BBB", "CCC"]
+    assert m.fundamentals["symbol"].dtype == m.bars["symbol"].dtype == m.holders["symbol"].dtype
+    assert m.bars["date"].dtype == "datetime64[ns]"
+    assert m.securities["delist_date"].dtype == "datetime64[ns]"
+    for col in ("open", "close", "volume", "adj_factor", "turnover", "market_cap", "limit_up"):
+        assert m.bars[col].dtype == np.float64, col
+    for col in ("st", "suspended", "tradable", "limit_up_locked"):
+        assert m.bars[col].dtype == bool, col
+    assert m.holders["holder_count"].dtype == np.int64
+    assert isinstance(m.bars.index, pd.RangeIndex)
+
+
+def _row(m, symbol: str, date: str) -> pd.Series:
+    b = m.bars
+    return b[(b["symbol"] == symbol) & (b["date"] == pd.Timestamp(date))].iloc[0]
+
+
+def test_derived_basics_known_answers(tiny_dir: Path) -> None:
+    m = load_market(tiny_dir)
+    after_split = _row(m, "AAA", "2021-03-04")  # close 6.5 raw, adj_factor 2 after a 2:1 split
+    assert after_split["adj_close"] == pytest.approx(13.0)
+    assert after_split["market_cap"] == pytest.approx(6.5 * 2e6)
+    assert after_split["float_cap"] == pytest.approx(6.5 * 1e6)
+    assert after_split["turnover"] == pytest.approx(4000 / 1e6)
+    before = _row(m, "AAA", "2021-03-03")
+    assert after_split["adj_close"] / before["adj_close"] - 1 == pytest.approx(13.0 / 12.0 - 1)
+
+
+def test_tradable_flag(tiny_dir: Path) -> None:
+    m = load_market(tiny_dir)
+    zero_volume = _row(m, "BBB", "2021-03-04")
+    assert zero_volume["suspended"] and not zero_volume["tradable"]
+    locked = _row(m, "BBB", "2021-03-08")  # one price all day at the up limit
+    assert locked["limit_up_locked"] and not locked["tradable"]
+    assert _row(m, "AAA", "2021-03-08")["tradable"]
+    assert int(m.bars["tradable"].sum()) == len(m.bars) - 2
+
+
+def test_calendar_is_every_bar_date(tiny_dir: Path) -> None:
+    cal = load_market(tiny_dir).calendar
+    assert list(cal.strftime("%m-%d")) == ["03-01", "03-02", "03-03", "03-04", "03-05", "03-08"]
+
+
+def test_extra_columns_are_kept(tmp_path: Path) -> None:
+    tables = tiny_tables()
+    tables["daily_bars"]["vendor_flag"] = 7
+    assert (load_market(write_tables(tables, tmp_path / "m")).bars["vendor_flag"] == 7).all()

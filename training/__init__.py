@@ -1,0 +1,1 @@
+"""Walk-forward LightGBM training, evaluation and MLflow tracking (built in the training issue)."""
