@@ -122,7 +122,8 @@ def stylised_facts(market: Market) -> dict[str, float]:
     cap = at_me.pivot(index="date", columns="symbol", values="market_cap")
     fwd = close.shift(-1) / close - 1
     ics = [(-np.log(cap.iloc[i])).corr(fwd.iloc[i], method="spearman") for i in range(len(cap) - 1)]
-    facts["size_premium_rankic"] = float(np.nanmean(ics))
+    ics = [ic for ic in ics if np.isfinite(ic)]
+    facts["size_premium_rankic"] = float(np.mean(ics)) if ics else float("nan")
     facts["st_share"] = float(bars["st"].mean())
     return facts
 

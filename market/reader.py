@@ -140,8 +140,8 @@ def _coerce(df: pd.DataFrame, col: ColumnSpec, spec: TableSpec) -> pd.Series:
     if kind == "string":
         if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
             raise _type_error(df, present, col, spec, detail=f"found {s.dtype}")
-        bad = present & ~s.map(lambda v: isinstance(v, str), na_action="ignore").fillna(True).astype(bool).to_numpy()
-        if bad.any():
+        if pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+            bad = present & ~np.array([isinstance(v, str) for v in s], dtype=bool)
             raise _type_error(df, bad, col, spec, detail="non-text values")
         return s.astype("str").where(present, pd.NA).astype("str")
     if kind == "date":
