@@ -18,10 +18,11 @@ DEFAULT_REAL = Path(__file__).resolve().parents[1].parent / "shared" / "markets"
 
 
 def main() -> None:
+    import pandas as pd
     from rich.console import Console
 
     from market import load_market
-    from market.calibration import compare, stylised_facts
+    from market.calibration import compare, ground_truth_rankic, stylised_facts
     from market.simulate import SimulationConfig, simulate_market, write_market
     from spotlight.tables import calibration_table
 
@@ -36,8 +37,14 @@ def main() -> None:
         sim_dir = args.sim
         if sim_dir is None:
             sim_dir = write_market(simulate_market(SimulationConfig(seed=args.seed)), Path(tmp) / "market")
-        table = compare(stylised_facts(load_market(sim_dir)), stylised_facts(load_market(args.real)))
+        sim_market = load_market(sim_dir)
+        table = compare(stylised_facts(sim_market), stylised_facts(load_market(args.real)))
+        truth_file = Path(sim_dir) / "ground_truth.parquet"
+        ic = ground_truth_rankic(sim_market, pd.read_parquet(truth_file)) if truth_file.exists() else None
     Console(width=120).print(calibration_table(table, 1.5))
+    if ic is not None:
+        print(f"ground truth vs realised next-21-day returns: RankIC mean {ic.mean():.3f}, "
+              f"ICIR {ic.mean() / ic.std():.2f} over {len(ic)} month-ends (the best achievable ranking)")
     missed = table.loc[~table["within"], "figure"].tolist()
     print(f"{len(table) - len(missed)}/{len(table)} figures within 1.5x" + (f"; not: {'; '.join(missed)}" if missed else ""))
 

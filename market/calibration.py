@@ -137,3 +137,15 @@ def compare(sim: dict[str, float], real: dict[str, float], tolerance: float = 1.
         ok = bool(np.isfinite(ratio) and 1 / tolerance <= ratio <= tolerance)
         rows.append({"figure": label, "key": key, "simulated": s, "real": r, "ratio": ratio, "within": ok})
     return pd.DataFrame(rows)
+
+
+def ground_truth_rankic(market: Market, truth: pd.DataFrame, column: str = "expected_return",
+                        horizon: int = 21) -> pd.Series:
+    """Per month-end Spearman correlation of a ground-truth column with the realised log
+    return over the next ``horizon`` bars (adj_close, carried over suspensions)."""
+    bars = market.bars.loc[~market.bars["suspended"], ["symbol", "date", "adj_close"]]
+    wide = bars.assign(symbol=bars["symbol"].astype(str)).pivot(index="date", columns="symbol", values="adj_close").ffill()
+    realised = np.log(wide.shift(-horizon) / wide).stack().rename("_realised")
+    frame = truth[["date", "symbol", column]].join(realised, on=["date", "symbol"]).dropna()
+    return frame.groupby("date")[[column, "_realised"]].apply(
+        lambda d: d[column].corr(d["_realised"], method="spearman")).rename(f"rankic_{column}")

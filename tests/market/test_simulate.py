@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from market import load_market
+from market.calibration import ground_truth_rankic
 from market.simulate import HORIZON, SimulationConfig, simulate_market, trading_calendar, write_market
 
 
@@ -53,27 +54,18 @@ def test_calendar_about_244_days_a_year() -> None:
     assert not ((cal.month == 10) & (cal.day <= 7)).any()
 
 
-def _realised(root: Path) -> pd.DataFrame:
-    m = load_market(root)
-    truth = pd.read_parquet(root / "ground_truth.parquet")
-    bars = m.bars.loc[~m.bars["suspended"], ["symbol", "date", "adj_close"]]
-    wide = bars.assign(symbol=bars["symbol"].astype(str)).pivot(index="date", columns="symbol", values="adj_close").ffill()
-    fwd = np.log(wide.shift(-HORIZON) / wide).stack().rename("realised")
-    joined = truth.join(fwd, on=["date", "symbol"]).dropna(subset=["realised"])
-    return joined
-
-
-def _rank_ic(frame: pd.DataFrame, column: str) -> pd.Series:
-    return frame.groupby("date").apply(lambda d: d[column].corr(d["realised"], method="spearman"))
+def _rank_ic(frame: tuple, column: str) -> pd.Series:
+    market, truth = frame
+    return ground_truth_rankic(market, truth, column, horizon=HORIZON)
 
 
 @pytest.fixture(scope="module")
-def signal_markets(tmp_path_factory: pytest.TempPathFactory) -> dict[float, pd.DataFrame]:
+def signal_markets(tmp_path_factory: pytest.TempPathFactory) -> dict[float, tuple]:
     out = {}
     for signal in (0.0, 1.0):
         cfg = SimulationConfig(n_stocks=500, years=4, seed=3, signal=signal)
         root = write_market(simulate_market(cfg), tmp_path_factory.mktemp(f"sig{signal:g}") / "m")
-        out[signal] = _realised(root)
+        out[signal] = (load_market(root), pd.read_parquet(root / "ground_truth.parquet"))
     return out
 
 
@@ -87,11 +79,12 @@ def test_signal_one_ground_truth_predicts_realised_returns(signal_markets) -> No
 
 def test_signal_zero_has_no_predictable_structure(signal_markets) -> None:
     frame = signal_markets[0.0]
-    assert np.allclose(frame[["er_attention", "er_reversal", "er_size", "er_trap", "er_crisis"]], 0.0)
+    assert np.allclose(frame[1][["er_attention", "er_reversal", "er_size", "er_trap", "er_crisis"]], 0.0)
     # the only non-zero part is the mechanical catch-up of a price held at its limit
     assert abs(_rank_ic(frame, "expected_return").mean()) < 0.03
     # latent attention still moves turnover, but it no longer says anything about returns
-    assert abs(_rank_ic(frame.assign(s=frame["attention_state"].astype(float)), "s").mean()) < 0.03
+    state = frame[1].assign(s=frame[1]["attention_state"].astype(float))
+    assert abs(_rank_ic((frame[0], state), "s").mean()) < 0.03
 
 
 def test_attention_shows_in_turnover_before_it_pays(small_sim_dir: Path) -> None:
