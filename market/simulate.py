@@ -119,7 +119,7 @@ class SimulatedMarket:
 
 def trading_calendar(start: str, years: int) -> pd.DatetimeIndex:
     """Weekdays from ``start`` for ``years`` years, less New Year, a Spring Festival week,
-    Labour Day and the National Day week (fixed dates, about 244 days a year)."""
+    Labour Day and the National Day week (fixed dates, about 248 days a year)."""
     start_ts = pd.Timestamp(start)
     days = pd.bdate_range(start_ts, start_ts + pd.DateOffset(years=years) - pd.Timedelta(days=1))
     md = days.month * 100 + days.day
