@@ -113,18 +113,23 @@ def _fill(col: ColumnSpec, n: int) -> pd.Series:
     return pd.Series(pd.NA, index=range(n), dtype="str")
 
 
-def _offending_rows(df: pd.DataFrame, mask: np.ndarray, spec: TableSpec) -> list[tuple[str, str]]:
-    idx = np.flatnonzero(mask)[: MarketDataError.MAX_ROWS]
+def rows_at(df: pd.DataFrame, spec: TableSpec, index: np.ndarray) -> list[tuple[str, str]]:
+    """The first few ``(symbol, date)`` pairs at row positions ``index``, as text for messages."""
     sym = df["symbol"] if "symbol" in df.columns else pd.Series("-", index=df.index)
     dcol = df[spec.row_date] if spec.row_date and spec.row_date in df.columns else pd.Series("-", index=df.index)
-    return [(str(sym.iloc[i]), _date_text(dcol.iloc[i])) for i in idx]
+    return [(str(sym.iloc[i]) if pd.notna(sym.iloc[i]) else "-", _date_text(dcol.iloc[i]))
+            for i in index[: MarketDataError.MAX_ROWS]]
+
+
+def _offending_rows(df: pd.DataFrame, mask: np.ndarray, spec: TableSpec) -> list[tuple[str, str]]:
+    return rows_at(df, spec, np.flatnonzero(mask))
 
 
 def _date_text(value: object) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return "-"
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return "-"
     return str(value)[:10]
 
 

@@ -15,6 +15,7 @@ import pandera.pandas as pa
 
 from market.contract import DAILY_BARS, FUNDAMENTALS, HOLDERS, SECURITIES, TableSpec
 from market.errors import MarketDataError
+from market.reader import rows_at
 
 Rule = tuple[str, str, Callable[[pd.DataFrame], pd.Series]]
 """(column named in the message, rule text, row-wise check returning True where the row passes)."""
@@ -65,16 +66,6 @@ def _schema(spec: TableSpec) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns=columns, checks=checks, unique=unique, report_duplicates="all")
 
 
-def _rows(df: pd.DataFrame, spec: TableSpec, index: np.ndarray) -> list[tuple[str, str]]:
-    rows = []
-    for i in index[: MarketDataError.MAX_ROWS]:
-        sym = df.at[i, "symbol"]
-        date = df.at[i, spec.row_date] if spec.row_date else None
-        rows.append((str(sym) if pd.notna(sym) else "-",
-                     date.strftime("%Y-%m-%d") if isinstance(date, pd.Timestamp) and pd.notna(date) else "-"))
-    return rows
-
-
 def check_table(df: pd.DataFrame, spec: TableSpec) -> list[MarketDataError]:
     """Every single-table rule violated by ``df`` (typed by :mod:`market.reader`)."""
     try:
@@ -102,7 +93,7 @@ def check_table(df: pd.DataFrame, spec: TableSpec) -> list[MarketDataError]:
             rule = check
         index = pd.to_numeric(group["index"], errors="coerce").dropna().astype("int64").unique()
         index.sort()
-        problems.append(MarketDataError(spec.name, str(column), rule, _rows(df, spec, index), count=len(index)))
+        problems.append(MarketDataError(spec.name, str(column), rule, rows_at(df, spec, index), count=len(index)))
     return problems
 
 
@@ -117,7 +108,7 @@ def check_references(tables: dict[str, pd.DataFrame]) -> list[MarketDataError]:
         unknown = ~df["symbol"].isin(securities.index).to_numpy()
         if unknown.any():
             index = np.flatnonzero(unknown)
-            problems.append(MarketDataError(spec.name, "symbol", "symbol in securities", _rows(df, spec, index), count=len(index)))
+            problems.append(MarketDataError(spec.name, "symbol", "symbol in securities", rows_at(df, spec, index), count=len(index)))
     bars = tables["daily_bars"]
     listed = bars["symbol"].map(securities["list_date"])
     delisted = bars["symbol"].map(securities["delist_date"])
@@ -126,7 +117,7 @@ def check_references(tables: dict[str, pd.DataFrame]) -> list[MarketDataError]:
     for mask, rule in ((before, "date >= securities.list_date"), (after, "date <= securities.delist_date")):
         if mask.any():
             index = np.flatnonzero(mask)
-            problems.append(MarketDataError("daily_bars", "date", rule, _rows(bars, DAILY_BARS, index), count=len(index)))
+            problems.append(MarketDataError("daily_bars", "date", rule, rows_at(bars, DAILY_BARS, index), count=len(index)))
     return problems
 
 
