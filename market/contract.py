@@ -38,13 +38,6 @@ class TableSpec:
     required: bool = True
     description: str = ""
 
-    def column(self, name: str) -> ColumnSpec:
-        return next(c for c in self.columns if c.name == name)
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
 
 SECURITIES = TableSpec(
     name="securities",

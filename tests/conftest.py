@@ -36,7 +36,7 @@ def tiny_tables() -> dict[str, pd.DataFrame]:
             continue
         vol = 0.0 if i == 3 else 500.0
         rows.append(("BBB", d, 5.0, 5.0, 5.0, 5.0, vol, 1.0, 2e6, 2e6, i >= 4))
-    for i, d in enumerate(days[1:5], start=1):
+    for d in days[1:5]:
         rows.append(("CCC", d, 3.0, 3.1, 2.9, 3.05, 200.0, 1.0, 4e5, 3e5, False))
     bars = pd.DataFrame(rows, columns=["symbol", "date", "open", "high", "low", "close", "volume", "adj_factor",
                                        "shares_total", "shares_float", "st"])
