@@ -30,7 +30,7 @@ import pandas as pd
 
 from market.contract import TABLES
 from market.errors import InvalidMarketError, MarketDataError
-from market.reader import read_table
+from market.reader import read_table, type_columns
 from market.validate import check_market
 
 _LIMIT_TOLERANCE = 0.5e-4
@@ -50,6 +50,19 @@ class Market:
     def calendar(self) -> pd.DatetimeIndex:
         """Trading days: every date with at least one bar, ascending."""
         return pd.DatetimeIndex(np.unique(self.bars["date"].to_numpy()), name="date")
+
+    def until(self, day: str | pd.Timestamp) -> Market:
+        """The market as known at the close of ``day``: bars dated after it removed,
+        fundamentals/holders announced after it removed, later delistings unknown."""
+        t = pd.Timestamp(day)
+        securities = self.securities.copy()
+        securities.loc[securities["delist_date"] > t, "delist_date"] = pd.NaT
+
+        def known(df: pd.DataFrame | None, column: str) -> pd.DataFrame | None:
+            return None if df is None else df[df[column] <= t].reset_index(drop=True)
+
+        return Market(self.source, securities, known(self.bars, "date"),
+                      known(self.fundamentals, "announce_date"), known(self.holders, "announce_date"))
 
     @property
     def tables_found(self) -> list[str]:
@@ -89,12 +102,29 @@ def validate_market(path: str | Path) -> dict[str, pd.DataFrame | None]:
 
 def load_market(path: str | Path) -> Market:
     """Validate a market directory and return it in the documented in-memory form."""
-    tables = validate_market(path)
+    return market_from_tables(validate_market(path), source=path, validate=False)
+
+
+def market_from_tables(tables: dict[str, pd.DataFrame | None], source: str | Path = "<memory>",
+                       *, validate: bool = True) -> Market:
+    """The in-memory form of contract tables given as DataFrames (absent optional tables: None
+    or left out).
+
+    With ``validate`` (the default) the tables are typed like files are (absent optional
+    columns filled) and every contract rule is checked, raising :class:`MarketDataError` /
+    :class:`InvalidMarketError`; pass False only for tables :func:`validate_market` returned.
+    """
+    if validate:
+        tables = {name: None if tables.get(name) is None else type_columns(tables[name], spec)
+                  for name, spec in TABLES.items()}
+        problems = check_market(tables)
+        if problems:
+            raise InvalidMarketError(str(source), problems)
     securities = tables["securities"].sort_values("symbol", kind="stable").reset_index(drop=True)
     symbols = pd.CategoricalDtype(securities["symbol"].to_numpy(), ordered=True)
     bars = _with_symbol(tables["daily_bars"], symbols, "date")
     return Market(
-        source=Path(path),
+        source=Path(source),
         securities=securities,
         bars=derive_basics(bars),
         fundamentals=_with_symbol(tables["fundamentals"], symbols, "announce_date", "period_end"),

@@ -73,3 +73,31 @@ def test_extra_columns_are_kept(tmp_path: Path) -> None:
     tables = tiny_tables()
     tables["daily_bars"]["vendor_flag"] = 7
     assert (load_market(write_tables(tables, tmp_path / "m")).bars["vendor_flag"] == 7).all()
+
+
+def test_tables_in_memory_load_like_files(tiny_dir: Path) -> None:
+    from market.load import market_from_tables
+
+    from_files = load_market(tiny_dir)
+    tables = tiny_tables()
+    del tables["daily_bars"]["limit_down"]  # an absent optional column is filled, as from files
+    in_memory = market_from_tables(tables)
+    pd.testing.assert_frame_equal(in_memory.bars.drop(columns=["limit_down", "limit_down_locked"]),
+                                  from_files.bars.drop(columns=["limit_down", "limit_down_locked"]))
+    assert in_memory.bars["limit_down"].isna().all()
+    broken = tiny_tables()
+    broken["daily_bars"].loc[0, "close"] = -1.0
+    from market.errors import InvalidMarketError
+
+    with pytest.raises(InvalidMarketError, match="daily_bars.close"):
+        market_from_tables(broken)
+
+
+def test_until_keeps_only_what_was_known_that_day(tiny_dir: Path) -> None:
+    market = load_market(tiny_dir)
+    cut = market.until("2021-03-03")
+    assert cut.bars["date"].max() == pd.Timestamp("2021-03-03")
+    assert (cut.fundamentals["announce_date"] <= "2021-03-03").all() and len(cut.fundamentals) == 3
+    assert cut.holders["announce_date"].max() == pd.Timestamp("2021-03-02")
+    assert cut.securities["delist_date"].isna().all()  # CCC's delisting (03-05) is not known yet
+    assert market.until("2021-03-08").securities["delist_date"].notna().sum() == 1
