@@ -1,0 +1,89 @@
+"""The feature registry: one small function per feature plus a ``@feature`` registration.
+
+The function name is the feature name; its docstring's first line is the one-line intuition
+(formula and look-ahead rule). A feature takes a :class:`features.history.History` and
+returns a float Series aligned to its bars rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.history import History
+
+FAMILIES = ("turnover", "price_volume", "valuation", "ownership", "segment")
+NEEDS = ("fundamentals", "holders", "limits", "universe")
+
+FeatureFn = Callable[[History], pd.Series]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A registered feature.
+
+    ``lookback``: sessions of the stock's own bars the value needs (market days for segment
+    features); ``scale_free``: unchanged when prices and currency amounts are all scaled by
+    the same factor; ``needs``: optional inputs without which the value is NaN
+    (``universe`` marks features that read other stocks of the same day). A value of
+    +-inf (a ratio over a zero denominator, e.g. a stock without trading for a whole window)
+    is undefined and becomes NaN.
+    """
+
+    name: str
+    family: str
+    lookback: int
+    intuition: str
+    func: FeatureFn
+    scale_free: bool = True
+    needs: frozenset[str] = frozenset()
+
+    @property
+    def cross_sectional(self) -> bool:
+        return "universe" in self.needs
+
+    def __call__(self, history: History) -> pd.Series:
+        out = self.func(history)
+        if not isinstance(out, pd.Series) or len(out) != history.n:
+            raise TypeError(f"feature {self.name} must return a Series aligned to the bars rows")
+        out = out.astype("float64")
+        return out.where(~np.isinf(out.to_numpy()))
+
+
+REGISTRY: dict[str, Feature] = {}
+
+
+def feature(*, lookback: int, family: str, scale_free: bool = True,
+            needs: tuple[str, ...] = ()) -> Callable[[FeatureFn], FeatureFn]:
+    """Register the decorated function as a feature (see :class:`Feature`)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown feature family {family!r}; expected one of {FAMILIES}")
+    unknown = set(needs) - set(NEEDS)
+    if unknown:
+        raise ValueError(f"unknown needs {sorted(unknown)}; expected among {NEEDS}")
+    if lookback < 1:
+        raise ValueError("lookback must be >= 1")
+
+    def register(func: FeatureFn) -> FeatureFn:
+        name = func.__name__
+        if name in REGISTRY and REGISTRY[name].func is not func:
+            raise ValueError(f"feature {name!r} is registered twice")
+        doc = (func.__doc__ or "").strip().splitlines()
+        if not doc:
+            raise ValueError(f"feature {name!r} needs a docstring whose first line is its intuition")
+        REGISTRY[name] = Feature(name, family, lookback, doc[0], func, scale_free, frozenset(needs))
+        return func
+
+    return register
+
+
+def registered(families: tuple[str, ...] | None = None) -> list[Feature]:
+    """Registered features (every family module imported), in family then definition order."""
+    import features.turnover, features.price_volume, features.valuation  # noqa: E401,F401
+    import features.ownership, features.segment  # noqa: E401,F401
+
+    chosen = [f for f in REGISTRY.values() if families is None or f.family in families]
+    return sorted(chosen, key=lambda f: FAMILIES.index(f.family))
