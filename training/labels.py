@@ -1,0 +1,94 @@
+"""Forward-looking labels. They live in ``training`` so serving can never import them.
+
+Each label as of day t (calendar position c) uses only days after t:
+
+- ``label_excess_return_21``: adj_close at day c+21 / adj_open at day c+1 - 1 (buy at the
+  next session's open after the signal, hold 21 market days), minus the mean of the same
+  over that day's universe members. If the stock stops trading before c+21 (suspension or
+  delisting), its last close on or before c+21 is used. NaN where entry is impossible
+  (no bar or zero volume on day c+1, or an open at the limit-up price), where day c+21
+  is beyond the data, and for rows outside the universe.
+- ``label_rerating``: that excess return as a per-date rank in [0, 1] among universe
+  members with a value, (rank - 1) / (count - 1), average ties.
+- ``label_attention_shift``: the stock's percentile of turnover_20 within the universe at
+  day c+21 minus at day c (NaN if it has no bar on day c+21).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.history import History
+from features.turnover import turnover_20_percentile
+
+HORIZON = 21
+_LIMIT_TOLERANCE = 0.5e-4
+
+
+def _keys(h: History) -> np.ndarray:
+    return h.symbol_code * (len(h.calendar) + 1) + h.cal_idx
+
+
+def _lead(h: History, values: np.ndarray, k: int) -> np.ndarray:
+    """values of the same stock exactly k market days later; NaN without a bar that day."""
+    rows = h.rows_at_offset(k)
+    return np.where(rows >= 0, np.asarray(values, dtype="float64")[rows], np.nan)
+
+
+def forward_return(h: History, horizon: int = HORIZON) -> pd.Series:
+    """Return from the next session's open to the close ``horizon`` market days ahead."""
+    key = _keys(h)
+    bars = h.bars
+    entry_open = _lead(h, bars["adj_open"].to_numpy(dtype="float64"), 1)
+    volume = _lead(h, bars["volume"].to_numpy(dtype="float64"), 1)
+    raw_open = _lead(h, bars["open"].to_numpy(dtype="float64"), 1)
+    limit = _lead(h, h.col("limit_up").to_numpy(), 1)
+    with np.errstate(invalid="ignore"):
+        locked_open = raw_open >= limit * (1 - _LIMIT_TOLERANCE)
+    can_enter = (volume > 0) & ~locked_open
+    exit_row = np.searchsorted(key, key + horizon, side="right") - 1
+    exit_close = bars["adj_close"].to_numpy(dtype="float64")[exit_row]
+    known = h.cal_idx + horizon < len(h.calendar)
+    out = np.where(can_enter & known, exit_close / entry_open - 1.0, np.nan)
+    return h.series(out)
+
+
+def _members_by_date(h: History, values: np.ndarray) -> pd.DataFrame:
+    ok = h.in_universe & ~np.isnan(values)
+    return pd.DataFrame({"day": h.cal_idx[ok], "value": values[ok]}, index=np.flatnonzero(ok))
+
+
+def label_excess_return_21(h: History) -> pd.Series:
+    """Forward 21-day return minus the universe mean that day (members only)."""
+    forward = h.memo(f"forward_return_{HORIZON}", lambda: forward_return(h))
+    frame = _members_by_date(h, forward.to_numpy())
+    excess = frame["value"] - frame.groupby("day")["value"].transform("mean")
+    out = np.full(h.n, np.nan)
+    out[frame.index.to_numpy()] = excess.to_numpy()
+    return h.series(out)
+
+
+def label_rerating(h: History) -> pd.Series:
+    """Per-date rank in [0, 1] of the forward 21-day excess return among universe members."""
+    excess = h.memo("label_excess_return_21", lambda: label_excess_return_21(h))
+    frame = _members_by_date(h, excess.to_numpy())
+    grouped = frame.groupby("day")["value"]
+    count = grouped.transform("count")
+    rank = ((grouped.rank(method="average") - 1) / (count - 1)).where(count > 1, 0.5)
+    out = np.full(h.n, np.nan)
+    out[frame.index.to_numpy()] = rank.to_numpy()
+    return h.series(out)
+
+
+def label_attention_shift(h: History) -> pd.Series:
+    """Universe percentile of turnover_20, 21 market days ahead minus today."""
+    pct = turnover_20_percentile(h).to_numpy()
+    return h.series(_lead(h, pct, HORIZON) - pct)
+
+
+LABELS = {
+    "label_rerating": label_rerating,
+    "label_attention_shift": label_attention_shift,
+    "label_excess_return_21": label_excess_return_21,
+}
