@@ -121,3 +121,84 @@ def calibrate(
     except (InvalidMarketError, MarketDataError) as exc:
         raise _fail(str(exc)) from None
     Console(width=120).print(calibration_table(compare(sim_facts, real_facts, tolerance), tolerance))
+
+
+def _date(value: str | None, option: str) -> str | None:
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        pd.Timestamp(value)
+    except ValueError:
+        raise _fail(f"{option} {value!r} is not a date (YYYY-MM-DD)", 2) from None
+    return value
+
+
+@app.command(epilog="Example: spotlight features --data demo/market --out demo/panel.parquet --freq monthly")
+def features(
+    data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write (replaced atomically).")],
+    freq: Annotated[str, typer.Option(help="monthly (each month's last trading day) or daily.")] = "monthly",
+    start: Annotated[str | None, typer.Option(help="First date to write (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date to write (YYYY-MM-DD).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Write just this trading day.")] = None,
+    universe: Annotated[str, typer.Option(help="smallest_n or cap_band.")] = "smallest_n",
+    n: Annotated[int, typer.Option(help="Universe size for smallest_n.")] = 400,
+    band: Annotated[tuple[float, float], typer.Option(help="Market-cap band for cap_band (low high, currency).")]
+    = (50e6, 300e6),
+    transform: Annotated[list[str] | None, typer.Option(
+        help="Cross-sectional step applied per date over universe members, in order: rank, robust_z, "
+             "industry_neutral (repeatable).")] = None,
+    labels: Annotated[bool, typer.Option(help="Add the forward-looking label_* columns where known.")] = True,
+) -> None:
+    """Build the point-in-time feature panel: date, symbol, in_universe, exclusion_reason, every
+    registered feature, and label_* columns.
+
+    Everything is recomputed from the market on every run (no cache), so a run restricted by
+    --start/--end/--as-of equals the matching rows of a full run.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from features import PanelError, UniverseConfig, apply_transforms, build_panel, registered, write_panel
+    from market import InvalidMarketError, MarketDataError, load_market
+    from training.labels import LABELS
+
+    from features.transforms import TRANSFORMS
+
+    for value, option in ((start, "--start"), (end, "--end"), (as_of, "--as-of")):
+        _date(value, option)
+    unknown = [t for t in transform or [] if t not in TRANSFORMS]
+    if unknown:
+        raise _fail(f"unknown --transform {unknown}; choose from {sorted(TRANSFORMS)}", 2)
+    try:
+        config = UniverseConfig(kind=universe, n=n, band=band)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    try:
+        market = load_market(data)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise _fail(str(exc)) from None
+    chosen = registered()
+    extra = LABELS if labels else {}
+    with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("features", total=1 + len(chosen) + len(extra))
+
+        def step(name: str) -> None:
+            bar.update(task, advance=0 if name == "universe" else 1, description=name)
+
+        try:
+            panel = build_panel(market, universe=config, freq=freq, start=start, end=end, as_of=as_of,  # type: ignore[arg-type]
+                                features=chosen, extra=extra, progress=step)
+            if transform:
+                columns = [f.name for f in chosen if f.family != "segment"]
+                industry = panel["symbol"].map(market.securities.set_index("symbol")["industry"])
+                panel = apply_transforms(panel, transform, columns, industry=industry)
+        except (PanelError, ValueError) as exc:
+            raise _fail(str(exc), 2) from None
+    write_panel(panel, out)
+    members = panel.groupby("date")["in_universe"].sum()
+    typer.echo(f"wrote {out}: {len(panel)} rows, {panel['date'].nunique()} dates "
+               f"({panel['date'].min():%Y-%m-%d}..{panel['date'].max():%Y-%m-%d}), {len(chosen)} features, "
+               f"median {int(members.median())} universe members per date")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from spotlight.cli import app
 from tests.conftest import tiny_tables, write_tables
 
-COMMANDS = ["validate", "simulate", "summary", "calibrate"]
+COMMANDS = ["validate", "simulate", "summary", "calibrate", "features"]
 runner = CliRunner()
 
 
@@ -78,3 +78,50 @@ def test_real_subprocess_simulate_then_validate(tmp_path: Path) -> None:
 def test_simulate_refuses_bad_options() -> None:
     result = runner.invoke(app, ["simulate", "--out", "x", "--stocks", "3"])
     assert result.exit_code == 2
+
+
+def test_features_writes_the_panel_with_labels(small_sim_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "panel.parquet"
+    result = runner.invoke(app, ["features", "--data", str(small_sim_dir), "--out", str(out), "--n", "50",
+                                 "--start", "2016-01-01", "--end", "2016-06-30"])
+    assert result.exit_code == 0, result.output
+    panel = pd.read_parquet(out)
+    assert list(panel.columns[:4]) == ["date", "symbol", "in_universe", "exclusion_reason"]
+    assert {"label_rerating", "label_attention_shift", "turnover_20", "microcap_breadth_20"} <= set(panel.columns)
+    assert panel["date"].nunique() == 6 and (panel.groupby("date")["in_universe"].sum() == 50).all()
+    assert "6 dates" in result.output
+
+
+def test_features_as_of_with_rank_transform(small_sim_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "today.parquet"
+    result = runner.invoke(app, ["features", "--data", str(small_sim_dir), "--out", str(out), "--n", "50",
+                                 "--as-of", "2017-12-29", "--transform", "rank", "--no-labels"])
+    assert result.exit_code == 0, result.output
+    panel = pd.read_parquet(out)
+    assert panel["date"].unique().tolist() == [pd.Timestamp("2017-12-29")]
+    assert not any(c.startswith("label_") for c in panel.columns)
+    members = panel[panel["in_universe"]]
+    assert members["ret_20"].between(0, 1).all() and panel.loc[~panel["in_universe"], "ret_20"].isna().all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--as-of", "2017-12-30"], "not a trading day"),
+    (["--start", "someday"], "not a date"),
+    (["--transform", "winsorise"], "unknown --transform"),
+    (["--universe", "largest"], "smallest_n or cap_band"),
+])
+def test_features_refuses_bad_requests_with_exit_2_and_writes_nothing(small_sim_dir: Path, tmp_path: Path,
+                                                                      args: list[str], message: str) -> None:
+    out = tmp_path / "panel.parquet"
+    result = runner.invoke(app, ["features", "--data", str(small_sim_dir), "--out", str(out), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert not out.exists()
+
+
+def test_features_refuses_an_invalid_market_with_exit_1(tmp_path: Path) -> None:
+    tables = tiny_tables()
+    tables["daily_bars"].loc[0, "volume"] = -5.0
+    out = tmp_path / "panel.parquet"
+    result = runner.invoke(app, ["features", "--data", str(write_tables(tables, tmp_path / "m")), "--out", str(out)])
+    assert result.exit_code == 1 and "daily_bars.volume" in result.output
+    assert not out.exists()
