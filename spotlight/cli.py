@@ -202,3 +202,34 @@ def features(
     typer.echo(f"wrote {out}: {len(panel)} rows, {panel['date'].nunique()} dates "
                f"({panel['date'].min():%Y-%m-%d}..{panel['date'].max():%Y-%m-%d}), {len(chosen)} features, "
                f"median {int(members.median())} universe members per date")
+
+
+@app.command(epilog="Example: spotlight ic --panel demo/panel.parquet --label label_rerating")
+def ic(
+    panel: Annotated[Path, typer.Option(help="A panel written by spotlight features.")],
+    label: Annotated[str, typer.Option(help="Label column to rank against.")] = "label_rerating",
+    markdown: Annotated[bool, typer.Option(help="Print a Markdown table instead.")] = False,
+) -> None:
+    """Print each feature's mean monthly RankIC against a label, by family: mean, ICIR,
+    t-stat, share of positive dates (definitions: training/ic.py)."""
+    import pandas as pd
+    from rich.console import Console
+
+    from features import registered
+    from spotlight.tables import ic_markdown, ic_table
+    from training.ic import ic_summary
+
+    try:
+        frame = pd.read_parquet(panel)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{panel}: cannot read a panel ({exc})") from None
+    if label not in frame.columns:
+        labels = [c for c in frame.columns if c.startswith("label_")]
+        raise _fail(f"{panel}: no column {label!r}; labels present: {labels or 'none'}", 2)
+    chosen = [f for f in registered() if f.name in frame.columns]
+    summary = ic_summary(frame, [f.name for f in chosen], label)
+    summary.insert(0, "family", [f.family for f in chosen])
+    if markdown:
+        typer.echo(ic_markdown(summary))
+    else:
+        Console(width=120).print(ic_table(summary, label))

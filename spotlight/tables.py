@@ -28,3 +28,31 @@ def calibration_table(frame: pd.DataFrame, tolerance: float) -> Table:
         table.add_row(row.figure, fmt(row.simulated), fmt(row.real), f"{row.ratio:.2f}",
                       "ok" if row.within else "[red]NO[/red]")
     return table
+
+
+IC_COLUMNS = ("mean_ic", "icir", "t_stat", "positive", "dates")
+
+
+def ic_table(summary: pd.DataFrame, label: str) -> Table:
+    """One row per feature, grouped by the ``family`` column, figures from training.ic."""
+    table = Table(title=f"monthly RankIC against {label} (universe members)")
+    for col in ("family", "feature", *IC_COLUMNS):
+        table.add_column(col, justify="left" if col in ("family", "feature") else "right")
+    for name, row in summary.iterrows():
+        table.add_row(row["family"], str(name), *_ic_cells(row))
+    return table
+
+
+def ic_markdown(summary: pd.DataFrame) -> str:
+    lines = ["| family | feature | " + " | ".join(IC_COLUMNS) + " |", "|---|---|" + "---|" * len(IC_COLUMNS)]
+    for name, row in summary.iterrows():
+        lines.append(f"| {row['family']} | {name} | " + " | ".join(_ic_cells(row)) + " |")
+    return "\n".join(lines)
+
+
+def _ic_cells(row: pd.Series) -> list[str]:
+    def num(v: float, fmt: str) -> str:
+        return "n/a" if pd.isna(v) else format(v, fmt)
+
+    return [num(row["mean_ic"], "+.4f"), num(row["icir"], "+.2f"), num(row["t_stat"], "+.1f"),
+            num(row["positive"], ".0%"), str(int(row["dates"]))]

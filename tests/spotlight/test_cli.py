@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from spotlight.cli import app
 from tests.conftest import tiny_tables, write_tables
 
-COMMANDS = ["validate", "simulate", "summary", "calibrate", "features"]
+COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic"]
 runner = CliRunner()
 
 
@@ -125,3 +125,15 @@ def test_features_refuses_an_invalid_market_with_exit_1(tmp_path: Path) -> None:
     result = runner.invoke(app, ["features", "--data", str(write_tables(tables, tmp_path / "m")), "--out", str(out)])
     assert result.exit_code == 1 and "daily_bars.volume" in result.output
     assert not out.exists()
+
+
+def test_ic_prints_every_feature_by_family(small_sim_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "panel.parquet"
+    assert runner.invoke(app, ["features", "--data", str(small_sim_dir), "--out", str(out), "--n", "50"]).exit_code == 0
+    result = runner.invoke(app, ["ic", "--panel", str(out), "--markdown"])
+    assert result.exit_code == 0, result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("| ")]
+    assert len(lines) == 1 + len(pd.read_parquet(out).filter(regex="^(?!label_)").columns) - 4
+    assert any(ln.startswith("| turnover | abnormal_turnover_20_120 |") for ln in lines)
+    missing = runner.invoke(app, ["ic", "--panel", str(out), "--label", "label_nope"])
+    assert missing.exit_code == 2 and "label_rerating" in missing.output
