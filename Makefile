@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: install test test-fast demo bench calibrate lock clean
+.PHONY: install test test-fast demo bench bench-features calibrate docs lock clean
 
 install: $(STAMP)
 
@@ -23,18 +23,28 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 # The main job on the built-in simulated market. Grows with each issue:
-# simulate -> validate -> summarise (features, training, serving follow).
+# simulate -> validate -> summarise -> features -> RankIC (training, serving follow).
 demo: install
 	$(BIN)/spotlight simulate --out $(DEMO)/market --stocks 3000 --years 10 --seed 0
 	$(BIN)/spotlight validate $(DEMO)/market
 	$(BIN)/spotlight summary $(DEMO)/market
+	$(BIN)/spotlight features --data $(DEMO)/market --out $(DEMO)/panel.parquet
+	$(BIN)/spotlight ic --panel $(DEMO)/panel.parquet
 
 bench: install
 	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/features.py
+
+bench-features: install
+	$(BIN)/python benchmarks/features.py
 
 # Simulated vs real side by side (needs ../shared/markets/cn-dev-2010-2015).
 calibrate: install
 	$(BIN)/python benchmarks/calibration.py
+
+# Regenerate docs/features.md from the feature registry.
+docs: install
+	$(BIN)/python -c "from features.registry import catalogue; print(catalogue(), end='')" > docs/features.md
 
 # Re-resolve every pin from pyproject.toml into constraints.txt.
 lock:

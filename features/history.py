@@ -33,12 +33,8 @@ class _GroupWindow(BaseIndexer):
     def get_window_bounds(self, num_values: int = 0, min_periods: int | None = None,
                           center: bool | None = None, closed: str | None = None,
                           step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        cached = getattr(self, "_bounds", None)
-        if cached is None or len(cached[1]) != num_values:
-            end = np.arange(1, num_values + 1, dtype=np.int64)
-            start = np.maximum(end - self.window_size, self.group_start[:num_values])
-            cached = self._bounds = (start, end)
-        return cached
+        end = self.ends[:num_values]
+        return np.maximum(end - self.window_size, self.group_start[:num_values]), end
 
 
 class History:
@@ -68,7 +64,7 @@ class History:
         self.group_start = np.repeat(starts, np.diff(np.r_[starts, self.n])).astype(np.int64)
         self.session = np.arange(self.n, dtype=np.int64) - self.group_start
         self._in_universe: np.ndarray | None = None
-        self._windows: dict[int, _GroupWindow] = {}
+        self._ends = np.arange(1, self.n + 1, dtype=np.int64)
         self._memo: dict[str, pd.Series] = {}
 
     def memo(self, key: str, compute: Callable[[], pd.Series]) -> pd.Series:
@@ -105,9 +101,8 @@ class History:
     # ---- grouped windows --------------------------------------------------------------------
     def rolling(self, x: pd.Series, window: int):
         """``x.rolling`` over the last ``window`` sessions of the same stock, min_periods=window."""
-        if window not in self._windows:
-            self._windows[window] = _GroupWindow(window_size=window, group_start=self.group_start)
-        return x.rolling(self._windows[window], min_periods=window)
+        indexer = _GroupWindow(window_size=window, group_start=self.group_start, ends=self._ends)
+        return x.rolling(indexer, min_periods=window)
 
     def mean(self, x: pd.Series, window: int) -> pd.Series:
         return self.rolling(x, window).mean()

@@ -1,12 +1,13 @@
 """The feature registry: one small function per feature plus a ``@feature`` registration.
 
-The function name is the feature name; its docstring's first line is the one-line intuition
+The function name is the feature name; its docstring's first paragraph is the intuition
 (formula and look-ahead rule). A feature takes a :class:`features.history.History` and
 returns a float Series aligned to its bars rows.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,10 +72,11 @@ def feature(*, lookback: int, family: str, scale_free: bool = True,
         name = func.__name__
         if name in REGISTRY and REGISTRY[name].func is not func:
             raise ValueError(f"feature {name!r} is registered twice")
-        doc = (func.__doc__ or "").strip().splitlines()
-        if not doc:
-            raise ValueError(f"feature {name!r} needs a docstring whose first line is its intuition")
-        REGISTRY[name] = Feature(name, family, lookback, doc[0], func, scale_free, frozenset(needs))
+        summary = inspect.cleandoc(func.__doc__ or "").split("\n\n")[0]
+        if not summary:
+            raise ValueError(f"feature {name!r} needs a docstring whose first paragraph is its intuition")
+        intuition = " ".join(summary.split())
+        REGISTRY[name] = Feature(name, family, lookback, intuition, func, scale_free, frozenset(needs))
         return func
 
     return register
@@ -87,3 +89,19 @@ def registered(families: tuple[str, ...] | None = None) -> list[Feature]:
 
     chosen = [f for f in REGISTRY.values() if families is None or f.family in families]
     return sorted(chosen, key=lambda f: FAMILIES.index(f.family))
+
+
+def catalogue() -> str:
+    """docs/features.md: every registered feature by family (regenerate with ``make docs``)."""
+    lines = ["# Feature catalogue", "",
+             "Generated from the registry (`make docs`); a test keeps it in sync. `lookback` counts",
+             "the stock's own sessions (market days for segment features); `needs` lists optional",
+             "inputs without which the value is NaN; scale-free features ignore the currency unit.", ""]
+    for family in FAMILIES:
+        lines += [f"## {family}", "", "| feature | lookback | needs | scale-free | intuition |", "|---|---|---|---|---|"]
+        for f in registered((family,)):
+            needs = ", ".join(sorted(f.needs)) or "-"
+            lines.append(f"| `{f.name}` | {f.lookback} | {needs} | {'yes' if f.scale_free else 'no'} | "
+                         f"{f.intuition.replace('|', chr(92) + '|')} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -126,7 +126,7 @@ def market_from_tables(tables: dict[str, pd.DataFrame | None], source: str | Pat
     return Market(
         source=Path(source),
         securities=securities,
-        bars=derive_basics(bars),
+        bars=derive_basics(bars, inplace=True),
         fundamentals=_with_symbol(tables["fundamentals"], symbols, "announce_date", "period_end"),
         holders=_with_symbol(tables["holders"], symbols, "announce_date", "period_end"),
     )
@@ -135,14 +135,15 @@ def market_from_tables(tables: dict[str, pd.DataFrame | None], source: str | Pat
 def _with_symbol(df: pd.DataFrame | None, symbols: pd.CategoricalDtype, *order: str) -> pd.DataFrame | None:
     if df is None:
         return None
-    out = df.copy()
-    out["symbol"] = out["symbol"].astype(symbols)
+    out = df.assign(symbol=df["symbol"].astype(symbols))  # copy-on-write: no deep copy here
     return out.sort_values(["symbol", *order], kind="stable").reset_index(drop=True)
 
 
-def derive_basics(bars: pd.DataFrame) -> pd.DataFrame:
-    """Add the derived columns listed in the module docstring (row-wise, no look-ahead)."""
-    out = bars.copy()
+def derive_basics(bars: pd.DataFrame, *, inplace: bool = False) -> pd.DataFrame:
+    """Add the derived columns listed in the module docstring (row-wise, no look-ahead).
+
+    Works on a copy unless ``inplace`` (for a frame the caller owns)."""
+    out = bars if inplace else bars.copy()
     for price in ("open", "high", "low", "close"):
         out[f"adj_{price}"] = out[price] * out["adj_factor"]
     out["market_cap"] = out["close"] * out["shares_total"]

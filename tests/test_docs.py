@@ -20,3 +20,9 @@ def test_contract_copy_starts_with_the_shared_contract() -> None:
 def test_readme_opens_with_the_two_commands() -> None:
     head = (ROOT / "README.md").read_text().split("## ", 2)[1]
     assert "make demo" in head and "make test" in head
+
+
+def test_feature_catalogue_matches_the_registry() -> None:
+    from features.registry import catalogue
+
+    assert (ROOT / "docs" / "features.md").read_text() == catalogue(), "run `make docs` to regenerate docs/features.md"
