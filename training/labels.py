@@ -6,8 +6,9 @@ Each label as of day t (calendar position c) uses only days after t:
   next session's open after the signal, hold 21 market days), minus the mean of the same
   over that day's universe members. If the stock stops trading before c+21 (suspension or
   delisting), its last close on or before c+21 is used. NaN where entry is impossible
-  (no bar or zero volume on day c+1, or an open at the limit-up price), where day c+21
-  is beyond the data, and for rows outside the universe.
+  (no bar or zero volume on day c+1, or an open at the limit-up price; where the market
+  has no limit columns, a one-price bar above the previous close, i.e. locked limit-up all
+  day), where day c+21 is beyond the data, and for rows outside the universe.
 - ``label_rerating``: that excess return as a per-date rank in [0, 1] among universe
   members with a value, (rank - 1) / (count - 1), average ties.
 - ``label_attention_shift``: the stock's percentile of turnover_20 within the universe at
@@ -46,6 +47,9 @@ def forward_return(h: History, horizon: int = HORIZON) -> pd.Series:
     limit = _lead(h, h.col("limit_up").to_numpy(), 1)
     with np.errstate(invalid="ignore"):
         locked_open = raw_open >= limit * (1 - _LIMIT_TOLERANCE)
+    # without price-limit columns: a one-price bar above the previous close (locked all day)
+    one_price = (bars["high"].to_numpy() == bars["low"].to_numpy()) & (h.ret(1).to_numpy() > 0)
+    locked_open |= np.isnan(limit) & (_lead(h, one_price.astype("float64"), 1) == 1.0)
     can_enter = (volume > 0) & ~locked_open
     exit_row = np.searchsorted(key, key + horizon, side="right") - 1
     exit_close = bars["adj_close"].to_numpy(dtype="float64")[exit_row]

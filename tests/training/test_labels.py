@@ -50,6 +50,14 @@ def test_no_label_where_entry_is_impossible() -> None:
     assert np.isnan(out[rows["CCC"]][1])  # no bar on day 2
 
 
+def test_without_limit_columns_a_one_price_up_bar_blocks_entry() -> None:
+    close = np.full(DAYS, 10.0)
+    close[7:] = 11.0  # day 7: +10%, traded at one price all day (locked limit-up)
+    h, rows = _history(CCC={"close": close, "high": close, "low": close})
+    out = forward_return(h).to_numpy()[rows["CCC"]]
+    assert np.isnan(out[6]) and np.isfinite(out[5]) and np.isfinite(out[7])
+
+
 def test_exit_at_the_last_close_when_the_stock_stops_trading() -> None:
     h, rows = _history(CCC={"close": np.r_[np.full(20, 10.0), np.full(DAYS - 20, 8.0)],
                             "missing": list(range(22, DAYS))})
