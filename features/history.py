@@ -150,6 +150,11 @@ class History:
         return self.series(self.cal_idx) - past + 1.0
 
     @cached_property
+    def row_key(self) -> np.ndarray:
+        """symbol_code x (calendar days + 1) + calendar position: ascending along the rows."""
+        return self.symbol_code * (len(self.calendar) + 1) + self.cal_idx
+
+    @cached_property
     def row_grid(self) -> np.ndarray:
         """row_grid[symbol_code, calendar position] = that stock's row that day, or -1."""
         n_symbols = len(self.bars["symbol"].cat.categories)

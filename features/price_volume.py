@@ -11,8 +11,7 @@ import pandas as pd
 
 from features.history import History
 from features.registry import feature
-
-_LIMIT_TOLERANCE = 0.5e-4
+from market.load import LIMIT_TOLERANCE
 
 
 @feature(lookback=6, family="price_volume")
@@ -104,7 +103,7 @@ def limit_up_hits_60(h: History) -> pd.Series:
     """Sessions closing at the limit-up price over the last 60 (A-share attention bursts);
     NaN where the market has no price limits."""
     limit = h.col("limit_up")
-    hit = (h.col("close") >= limit * (1 - _LIMIT_TOLERANCE)).astype("float64").where(limit.notna())
+    hit = (h.col("close") >= limit * (1 - LIMIT_TOLERANCE)).astype("float64").where(limit.notna())
     return h.sum(hit, 60)
 
 

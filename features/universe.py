@@ -88,7 +88,7 @@ def build_universe(h: History, config: UniverseConfig = UniverseConfig()) -> pd.
     penny_start = np.maximum(rows - (PENNY_WINDOW - 1), h.group_start)
     penny = _window_count(bars["close"].to_numpy() < config.penny_price, penny_start) >= config.penny_days
 
-    key = h.symbol_code * (len(h.calendar) + 1) + h.cal_idx
+    key = h.row_key
     idle_start = np.maximum(np.searchsorted(key, key - (IDLE_WINDOW - 1)), h.group_start)
     traded = _window_count(bars["volume"].to_numpy() > 0, idle_start)
     days = np.minimum(IDLE_WINDOW, h.cal_idx + 1)

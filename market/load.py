@@ -33,7 +33,7 @@ from market.errors import InvalidMarketError, MarketDataError
 from market.reader import read_table, type_columns
 from market.validate import check_market
 
-_LIMIT_TOLERANCE = 0.5e-4
+LIMIT_TOLERANCE = 0.5e-4  # relative: a price within 0.5 bp of a limit is at the limit
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def derive_basics(bars: pd.DataFrame, *, inplace: bool = False) -> pd.DataFrame:
     out["suspended"] = out["volume"].to_numpy() == 0
     up, down = out["limit_up"].to_numpy(), out["limit_down"].to_numpy()
     with np.errstate(invalid="ignore"):
-        out["limit_up_locked"] = out["low"].to_numpy() >= up * (1 - _LIMIT_TOLERANCE)
-        out["limit_down_locked"] = out["high"].to_numpy() <= down * (1 + _LIMIT_TOLERANCE)
+        out["limit_up_locked"] = out["low"].to_numpy() >= up * (1 - LIMIT_TOLERANCE)
+        out["limit_down_locked"] = out["high"].to_numpy() <= down * (1 + LIMIT_TOLERANCE)
     out["tradable"] = ~(out["suspended"] | out["limit_up_locked"] | out["limit_down_locked"])
     return out

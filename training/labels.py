@@ -21,14 +21,11 @@ import numpy as np
 import pandas as pd
 
 from features.history import History
+from features.transforms import rank
 from features.turnover import turnover_20_percentile
+from market.load import LIMIT_TOLERANCE
 
 HORIZON = 21
-_LIMIT_TOLERANCE = 0.5e-4
-
-
-def _keys(h: History) -> np.ndarray:
-    return h.symbol_code * (len(h.calendar) + 1) + h.cal_idx
 
 
 def _lead(h: History, values: np.ndarray, k: int) -> np.ndarray:
@@ -39,14 +36,14 @@ def _lead(h: History, values: np.ndarray, k: int) -> np.ndarray:
 
 def forward_return(h: History, horizon: int = HORIZON) -> pd.Series:
     """Return from the next session's open to the close ``horizon`` market days ahead."""
-    key = _keys(h)
+    key = h.row_key
     bars = h.bars
     entry_open = _lead(h, bars["adj_open"].to_numpy(dtype="float64"), 1)
     volume = _lead(h, bars["volume"].to_numpy(dtype="float64"), 1)
     raw_open = _lead(h, bars["open"].to_numpy(dtype="float64"), 1)
     limit = _lead(h, h.col("limit_up").to_numpy(), 1)
     with np.errstate(invalid="ignore"):
-        locked_open = raw_open >= limit * (1 - _LIMIT_TOLERANCE)
+        locked_open = raw_open >= limit * (1 - LIMIT_TOLERANCE)
     # without price-limit columns: a one-price bar above the previous close (locked all day)
     one_price = (bars["high"].to_numpy() == bars["low"].to_numpy()) & (h.ret(1).to_numpy() > 0)
     locked_open |= np.isnan(limit) & (_lead(h, one_price.astype("float64"), 1) == 1.0)
@@ -77,11 +74,9 @@ def label_rerating(h: History) -> pd.Series:
     """Per-date rank in [0, 1] of the forward 21-day excess return among universe members."""
     excess = h.memo("label_excess_return_21", lambda: label_excess_return_21(h))
     frame = _members_by_date(h, excess.to_numpy())
-    grouped = frame.groupby("day")["value"]
-    count = grouped.transform("count")
-    rank = ((grouped.rank(method="average") - 1) / (count - 1)).where(count > 1, 0.5)
+    ranked = rank(frame[["value"]], frame["day"])["value"]
     out = np.full(h.n, np.nan)
-    out[frame.index.to_numpy()] = rank.to_numpy()
+    out[frame.index.to_numpy()] = ranked.to_numpy()
     return h.series(out)
 
 
