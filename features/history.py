@@ -94,10 +94,6 @@ class History:
         """adj_close_t / adj_close_(previous session) - 1; NaN on the stock's first row."""
         return self.ret(1)
 
-    @cached_property
-    def has_limits(self) -> bool:
-        return bool(self.bars["limit_up"].notna().any()) if "limit_up" in self.bars else False
-
     # ---- grouped windows --------------------------------------------------------------------
     def rolling(self, x: pd.Series, window: int):
         """``x.rolling`` over the last ``window`` sessions of the same stock, min_periods=window."""
