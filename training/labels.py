@@ -61,9 +61,13 @@ def _members_by_date(h: History, values: np.ndarray) -> pd.DataFrame:
 
 
 def label_excess_return_21(h: History) -> pd.Series:
-    """Forward 21-day return minus the universe mean that day (members only)."""
-    forward = h.memo(f"forward_return_{HORIZON}", lambda: forward_return(h))
-    frame = _members_by_date(h, forward.to_numpy())
+    """Forward 21-day return minus the universe mean that day (members only; computed once
+    per History, since label_rerating ranks it)."""
+    return h.memo("label_excess_return_21", lambda: _excess_return(h))
+
+
+def _excess_return(h: History) -> pd.Series:
+    frame = _members_by_date(h, forward_return(h).to_numpy())
     excess = frame["value"] - frame.groupby("day")["value"].transform("mean")
     out = np.full(h.n, np.nan)
     out[frame.index.to_numpy()] = excess.to_numpy()
@@ -72,8 +76,7 @@ def label_excess_return_21(h: History) -> pd.Series:
 
 def label_rerating(h: History) -> pd.Series:
     """Per-date rank in [0, 1] of the forward 21-day excess return among universe members."""
-    excess = h.memo("label_excess_return_21", lambda: label_excess_return_21(h))
-    frame = _members_by_date(h, excess.to_numpy())
+    frame = _members_by_date(h, label_excess_return_21(h).to_numpy())
     ranked = rank(frame[["value"]], frame["day"])["value"]
     out = np.full(h.n, np.nan)
     out[frame.index.to_numpy()] = ranked.to_numpy()
