@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn
 
 app = typer.Typer(
     name="spotlight",
@@ -21,6 +24,15 @@ app = typer.Typer(
 )
 
 EXIT_INVALID_DATA = 1
+
+
+def _progress(label: ProgressColumn, count: ProgressColumn) -> Progress:
+    """A progress bar on stderr: LABEL, bar, COUNT, elapsed time; shown only on a terminal and
+    removed when done."""
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    return Progress(label, BarColumn(), count, TimeElapsedColumn(), transient=True,
+                    disable=not sys.stderr.isatty())
 
 
 def _fail(message: str, code: int = EXIT_INVALID_DATA) -> typer.Exit:
@@ -62,7 +74,7 @@ def simulate(
     Besides the contract tables, OUT gets ground_truth.parquet (each month-end's expected
     next-21-day return per stock given the latent state) and simulation.json (parameters).
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import TextColumn
 
     from market.simulate import SimulationConfig, simulate_market, write_market
 
@@ -70,8 +82,7 @@ def simulate(
         config = SimulationConfig(n_stocks=stocks, years=years, seed=seed, signal=signal, start=start)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
-    with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
-                  TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:
+    with _progress(TextColumn("simulating"), TextColumn("{task.completed}/{task.total} days")) as bar:
         task = bar.add_task("days", total=None)
         sim = simulate_market(config, progress=lambda done, total: bar.update(task, completed=done, total=total))
     write_market(sim, out)
@@ -158,7 +169,7 @@ def features(
     Everything is recomputed from the market on every run (no cache), so a run restricted by
     --start/--end/--as-of equals the matching rows of a full run.
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import TextColumn
 
     from features import PanelError, UniverseConfig, apply_transforms, build_panel, registered, write_panel
     from market import InvalidMarketError, MarketDataError, load_market
@@ -181,8 +192,7 @@ def features(
         raise _fail(str(exc)) from None
     chosen = registered()
     extra = LABELS if labels else {}
-    with Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as bar:
+    with _progress(TextColumn("{task.description:<28}"), TextColumn("{task.completed}/{task.total}")) as bar:
         task = bar.add_task("features", total=1 + len(chosen) + len(extra))
 
         def step(name: str) -> None:
