@@ -243,3 +243,95 @@ def ic(
         typer.echo(ic_markdown(summary))
     else:
         Console(width=120).print(ic_table(summary, label))
+
+
+@app.command(epilog="Example: spotlight train --data demo/market --predictions-out demo/oos.parquet")
+def train(
+    data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding training/defaults.toml.")] = None,
+    label: Annotated[str | None, typer.Option(help="rerating or attention_shift (overrides the config).")] = None,
+    model: Annotated[str | None, typer.Option(help="regressor or ranker (overrides the config).")] = None,
+    predictions_out: Annotated[Path | None, typer.Option(
+        help="Parquet of out-of-sample scores: date, symbol, score (one row per universe stock per "
+             "test month-end); replaced atomically.")] = None,
+    markdown: Annotated[bool, typer.Option(help="Print the headline tables as Markdown.")] = False,
+) -> None:
+    """Walk-forward LightGBM training with baselines, tracked in MLflow.
+
+    Builds the monthly panel, fits and scores every walk-forward fold, evaluates out of
+    sample, logs one MLflow run (config, per-fold and overall metrics, plots, predictions,
+    data fingerprint, git commit) and registers the final model with alias candidate.
+    Tracking goes to MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db.
+    Exit 1: the market breaks the contract; 2: a bad option or config. Nothing is logged
+    or written on either.
+    """
+    from rich.console import Console
+    from rich.progress import TextColumn
+
+    from features.panel import write_panel
+    from market import InvalidMarketError, MarketDataError, load_market
+    from market.fingerprint import fingerprint
+    from spotlight.tables import models_markdown, models_table, slice_markdown
+    from training.config import ConfigError, load_config
+    from training.tracking import log_training
+    from training.train import train as run_training
+
+    try:
+        cfg = load_config(config, label=label, model=model)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    try:
+        market = load_market(data)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise _fail(str(exc)) from None
+    with _progress(TextColumn("{task.description:<36}"), TextColumn("{task.completed}/{task.total}")) as bar:
+        task = bar.add_task("features", total=1)
+
+        def step(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        try:
+            result = run_training(market, cfg, progress=step)
+        except ConfigError as exc:
+            raise _fail(str(exc), 2) from None
+        step("mlflow: logging the run and model", 0, 1)
+        logged = log_training(result, fingerprint(market), config_text=config.read_text() if config else None)
+    if predictions_out is not None:
+        write_panel(result.predictions[["date", "symbol", "score"]], predictions_out)
+    names = {"score": "lightgbm " + cfg.model}
+    summaries = {names.get(k, k.removeprefix("baseline_")): e.summary for k, e in result.evaluations.items()}
+    console = Console(width=140)
+    title = f"out of sample, {cfg.label_column}, {len(result.folds)} folds (monthly figures)"
+    if markdown:
+        typer.echo(models_markdown(summaries))
+        typer.echo("")
+        typer.echo(slice_markdown(result.slices["year"], "year"))
+    else:
+        console.print(models_table(summaries, title))
+    if result.truth:
+        t = result.truth
+        typer.echo(f"ground truth: model RankIC {t['model_rank_ic']:+.4f} / truth RankIC {t['truth_rank_ic']:+.4f} "
+                   f"= {t['truth_ratio']:.2f}")
+    spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in result.timings.items())
+    typer.echo(f"time: {spent}")
+    typer.echo(f"run {logged.run_id} (experiment {cfg.experiment}) at {logged.tracking_uri}")
+    typer.echo(f"registered {logged.model_name} version {logged.model_version} as candidate")
+    if predictions_out is not None:
+        typer.echo(f"wrote {predictions_out}: {len(result.predictions)} rows")
+
+
+@app.command(epilog="Example: spotlight promote 3")
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered model version to make champion.")],
+    model: Annotated[str | None, typer.Option(help="Registered model name (default: the config's).")] = None,
+) -> None:
+    """Move the champion alias to VERSION (the only manual way champion ever moves)."""
+    from training.config import load_config
+    from training.tracking import promote as move_alias
+
+    name = model or load_config().registered_model
+    try:
+        previous = move_alias(version, name)
+    except LookupError as exc:
+        raise _fail(str(exc).strip("'\""), 2) from None
+    typer.echo(f"{name}: champion -> version {version} (was {previous or 'unset'})")

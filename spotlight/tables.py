@@ -56,3 +56,39 @@ def _ic_cells(row: pd.Series) -> list[str]:
 
     return [num(row["mean_ic"], "+.4f"), num(row["icir"], "+.2f"), num(row["t_stat"], "+.1f"),
             num(row["positive"], ".0%"), str(int(row["dates"]))]
+
+
+HEADLINE = (("rank_ic", "+.4f"), ("icir", "+.2f"), ("t_stat", "+.1f"), ("rank_ic_positive", ".0%"),
+            ("top_decile_excess", "+.2%"), ("top50_excess", "+.2%"), ("long_short", "+.2%"),
+            ("top50_turnover", ".0%"), ("months", ".0f"))
+
+
+def _cell(value: float, fmt: str) -> str:
+    return "n/a" if pd.isna(value) else format(value, fmt)
+
+
+def models_table(summaries: dict[str, dict[str, float]], title: str) -> Table:
+    """One row per model (the LightGBM model first, then each baseline); monthly figures."""
+    table = Table(title=title)
+    table.add_column("model", justify="left")
+    for key, _ in HEADLINE:
+        table.add_column(key, justify="right")
+    for name, summary in summaries.items():
+        table.add_row(name, *[_cell(summary.get(k, float("nan")), f) for k, f in HEADLINE])
+    return table
+
+
+def models_markdown(summaries: dict[str, dict[str, float]]) -> str:
+    lines = ["| model | " + " | ".join(k for k, _ in HEADLINE) + " |", "|---|" + "---|" * len(HEADLINE)]
+    for name, summary in summaries.items():
+        lines.append(f"| {name} | " + " | ".join(_cell(summary.get(k, float("nan")), f) for k, f in HEADLINE) + " |")
+    return "\n".join(lines)
+
+
+def slice_markdown(frame: pd.DataFrame, by: str) -> str:
+    cols = ("rank_ic", "icir", "top_decile_excess", "top50_excess", "months")
+    lines = [f"| {by} | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    fmt = dict(HEADLINE)
+    for key, row in frame.iterrows():
+        lines.append(f"| {key} | " + " | ".join(_cell(row[c], fmt[c]) for c in cols) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,63 @@
+"""Small simulated markets and a quick training configuration shared by the training tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from market.load import Market, load_market
+from training.config import TrainConfig, load_config
+
+SMALL = """
+[universe]
+n = 120
+[walk_forward]
+min_train = 18
+valid = 6
+[lightgbm]
+min_data_in_leaf = 40
+num_leaves = 7
+learning_rate = 0.1
+max_rounds = 300
+early_stopping = 20
+num_threads = 1
+[evaluation]
+top_n = 20
+"""
+
+
+def _simulate(root: Path, signal: float) -> Path:
+    from market.simulate import SimulationConfig, simulate_market, write_market
+
+    return write_market(simulate_market(SimulationConfig(n_stocks=600, years=5, seed=5, signal=signal)), root)
+
+
+@pytest.fixture(scope="session")
+def small_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "small.toml"
+    path.write_text(SMALL)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_config(small_config_path: Path) -> TrainConfig:
+    return load_config(small_config_path)
+
+
+@pytest.fixture(scope="session")
+def signal_market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """600 stocks, 5 years, every planted effect on (signal 1)."""
+    return _simulate(tmp_path_factory.mktemp("train-sim") / "market", 1.0)
+
+
+@pytest.fixture(scope="session")
+def signal_market(signal_market_dir: Path) -> Market:
+    return load_market(signal_market_dir)
+
+
+@pytest.fixture(scope="session")
+def trained(signal_market: Market, small_config: TrainConfig):
+    from training.train import train
+
+    return train(signal_market, small_config)

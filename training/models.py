@@ -1,0 +1,169 @@
+"""Models scored in every walk-forward fold: LightGBM (regressor or LambdaRank) and baselines.
+
+All share one interface: ``fit(X, y, dates, valid=None)`` returns ``self``; ``predict(X)``
+returns one score per row (higher = expected to do better next month). Fitting does
+not depend on the order of the rows. ``X`` is the
+:func:`features.model_input.model_input` matrix; ``dates`` gives each row's date (the
+cross-section); ``valid`` is an optional ``(X, y, dates)`` block for early stopping.
+
+- :class:`GBM` ``kind="regressor"``: L2 regression on the per-date rank label.
+- :class:`GBM` ``kind="ranker"``: LambdaRank, one query per date, relevance = the label's
+  per-date quantile (0 .. levels-1), truncated at the top ``truncation_level``.
+  Both early-stop on the validation block's mean per-date RankIC (Spearman), not on the loss.
+- :class:`SingleFactor`: one feature, its sign learned on the training rows (the sign of
+  the mean per-date RankIC; the data, not a prior, decide it).
+- :class:`RidgeRanks`: ridge regression on the ranked per-stock features (NaN -> 0.5, the
+  median rank); segment gauges are left out (the same for every stock on a date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import Ridge
+
+Valid = tuple[pd.DataFrame, pd.Series, pd.Series]
+
+
+def mean_rank_ic(score: np.ndarray, label: np.ndarray, dates: np.ndarray, min_count: int = 2) -> float:
+    """Mean over dates of Spearman(score, label) (Pearson of average ranks) on rows where both
+    are finite; a date with a constant side counts as 0, one with < ``min_count`` rows is skipped."""
+    score, label = np.asarray(score, dtype="float64"), np.asarray(label, dtype="float64")
+    ok = np.isfinite(score) & np.isfinite(label)
+    codes = pd.factorize(np.asarray(dates)[ok])[0]
+    if not len(codes):
+        return float("nan")
+    return _rank_ic(_ranks(score[ok], codes), _ranks(label[ok], codes), codes, min_count)
+
+
+def _ranks(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    return pd.Series(values).groupby(codes).rank(method="average").to_numpy()
+
+
+def _rank_ic(x: np.ndarray, y: np.ndarray, codes: np.ndarray, min_count: int) -> float:
+    n = np.bincount(codes).astype("float64")
+    xc = x - (np.bincount(codes, x) / n)[codes]
+    yc = y - (np.bincount(codes, y) / n)[codes]
+    sxy, sxx, syy = (np.bincount(codes, a * b) for a, b in ((xc, yc), (xc, xc), (yc, yc)))
+    denom = np.sqrt(sxx * syy)
+    ic = np.divide(sxy, denom, out=np.zeros_like(sxy), where=denom > 1e-12)
+    keep = n >= min_count
+    return float(ic[keep].mean()) if keep.any() else float("nan")
+
+
+class _RankICMetric:
+    """LightGBM ``feval``: mean per-date RankIC of the predictions on a fixed validation set."""
+
+    def __init__(self, label: np.ndarray, dates: np.ndarray) -> None:
+        self.ok = np.isfinite(label)
+        self.codes = pd.factorize(np.asarray(dates)[self.ok])[0]
+        self.label_ranks = _ranks(label[self.ok], self.codes)
+
+    def __call__(self, pred: np.ndarray, data: lgb.Dataset) -> tuple[str, float, bool]:
+        return "rank_ic", _rank_ic(_ranks(pred[self.ok], self.codes), self.label_ranks, self.codes, 2), True
+
+
+class GBM:
+    """LightGBM on the features; ``booster_`` and ``best_iteration_`` after ``fit``."""
+
+    def __init__(self, kind: Literal["regressor", "ranker"] = "regressor", params: Mapping[str, Any] | None = None,
+                 max_rounds: int = 1000, early_stopping: int = 50, seed: int = 0,
+                 relevance_levels: int = 10, truncation_level: int = 50) -> None:
+        self.kind = kind
+        self.params = dict(params or {})
+        self.max_rounds = max_rounds
+        self.early_stopping = early_stopping
+        self.seed = seed
+        self.relevance_levels = relevance_levels
+        self.truncation_level = truncation_level
+
+    def _lgb_params(self) -> dict[str, Any]:
+        base = {"verbosity": -1, "seed": self.seed, "deterministic": True, "force_row_wise": True,
+                "metric": "None", "feature_pre_filter": False}
+        if self.kind == "ranker":
+            base |= {"objective": "lambdarank", "lambdarank_truncation_level": self.truncation_level}
+        else:
+            base |= {"objective": "regression"}
+        return base | self.params
+
+    def _dataset(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series,
+                 reference: lgb.Dataset | None = None) -> tuple[lgb.Dataset, np.ndarray]:
+        # a canonical row order (date, then row content), so shuffled input gives the same model
+        content = pd.util.hash_pandas_object(X, index=False).to_numpy()
+        order = np.lexsort((content, y.to_numpy(dtype="float64"), pd.DatetimeIndex(dates).asi8))
+        Xs, ys, ds = X.iloc[order], y.to_numpy(dtype="float64")[order], pd.Series(np.asarray(dates)[order])
+        label, group = ys, None
+        if self.kind == "ranker":
+            pct = pd.Series(ys).groupby(ds.to_numpy()).rank(pct=True, method="average").to_numpy()
+            label = np.minimum(np.floor(pct * self.relevance_levels), self.relevance_levels - 1).astype("int32")
+            group = ds.groupby(ds.to_numpy(), sort=True).size().to_numpy()
+        data = lgb.Dataset(Xs, label=label, group=group, reference=reference, free_raw_data=False)
+        return data, order
+
+    def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> GBM:
+        train, _ = self._dataset(X, y, dates)
+        callbacks, valid_sets, feval = [], [], None
+        if valid is not None and len(valid[0]):
+            Xv, yv, dv = valid
+            vset, vorder = self._dataset(Xv, yv, dv, reference=train)
+            feval = _RankICMetric(yv.to_numpy(dtype="float64")[vorder], np.asarray(dv)[vorder])
+            valid_sets = [vset]
+            callbacks.append(lgb.early_stopping(self.early_stopping, first_metric_only=True, verbose=False))
+        self.booster_ = lgb.train(self._lgb_params(), train, num_boost_round=self.max_rounds,
+                                  valid_sets=valid_sets, valid_names=["valid"] if valid_sets else None,
+                                  feval=feval, callbacks=callbacks)
+        self.best_iteration_ = self.booster_.best_iteration or self.booster_.current_iteration()
+        self.valid_rank_ic_ = (self.booster_.best_score.get("valid", {}).get("rank_ic", float("nan"))
+                               if valid_sets else float("nan"))
+        if self.best_iteration_ < self.booster_.current_iteration():
+            # keep only the trees up to the best round, so every consumer sees one model
+            self.booster_ = lgb.Booster(model_str=self.booster_.model_to_string(num_iteration=self.best_iteration_))
+        self.feature_names_ = list(X.columns)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.booster_.predict(X[self.feature_names_])
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-row feature contributions (LightGBM ``pred_contrib``; the bias column dropped)."""
+        raw = self.booster_.predict(X[self.feature_names_], pred_contrib=True)
+        return pd.DataFrame(raw[:, :-1], columns=self.feature_names_, index=X.index)
+
+    def importance(self) -> pd.Series:
+        """Total gain of each feature's splits."""
+        gain = self.booster_.feature_importance(importance_type="gain")
+        return pd.Series(gain, index=self.booster_.feature_name(), name="gain").sort_values(ascending=False)
+
+
+class SingleFactor:
+    """Score = sign x feature, the sign fitted on training rows (``sign_``)."""
+
+    def __init__(self, feature: str) -> None:
+        self.feature = feature
+
+    def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> SingleFactor:
+        ic = mean_rank_ic(X[self.feature].to_numpy(dtype="float64"), y.to_numpy(dtype="float64"), np.asarray(dates))
+        self.sign_ = -1.0 if ic < 0 else 1.0
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.sign_ * X[self.feature].to_numpy(dtype="float64")
+
+
+class RidgeRanks:
+    """Ridge regression of the label on the ranked per-stock features."""
+
+    def __init__(self, columns: list[str], alpha: float = 10.0) -> None:
+        self.columns = columns
+        self.alpha = alpha
+
+    def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> RidgeRanks:
+        self.model_ = Ridge(alpha=self.alpha).fit(X[self.columns].fillna(0.5).to_numpy(), y.to_numpy(dtype="float64"))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(X[self.columns].fillna(0.5).to_numpy())

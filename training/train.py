@@ -1,0 +1,223 @@
+"""Walk-forward training: panel -> folds -> out-of-sample scores -> final model.
+
+Plain functions, no tracking inside (``training.tracking`` logs a :class:`TrainResult`).
+Per fold, every model (LightGBM and the baselines) is fitted on the same training rows
+(universe members with a label) and scores the same test rows (every universe member on
+the test dates, labelled or not). The final model is fitted on every labelled date with
+the same inner validation split, so it is the model the walk-forward evaluated, refitted
+on all the data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.liquidity import median_amount_20
+from features.model_input import model_input
+from features.panel import build_panel
+from features.registry import REGISTRY, registered
+from market.load import Market
+from training import evaluate as ev
+from training.config import ConfigError, TrainConfig
+from training.labels import HORIZON, label_attention_shift, label_excess_return_21, label_rerating
+from training.models import GBM, RidgeRanks, SingleFactor
+from training.walk_forward import Fold, WalkForward
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total): called as work advances."""
+
+LABELS = {"label_rerating": label_rerating, "label_excess_return_21": label_excess_return_21,
+          "label_attention_shift": label_attention_shift}
+KEYS = ["date", "symbol"]
+
+
+@dataclass
+class TrainingData:
+    """The monthly panel (features, labels, liquidity, board, industry) and model inputs."""
+
+    panel: pd.DataFrame
+    X: pd.DataFrame
+    features: list[str]
+    calendar: pd.DatetimeIndex
+    truth: pd.DataFrame | None = None
+
+    @property
+    def members(self) -> np.ndarray:
+        return self.panel["in_universe"].to_numpy(dtype=bool)
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    data: TrainingData
+    folds: list[Fold]
+    fold_table: pd.DataFrame
+    predictions: pd.DataFrame
+    evaluations: dict[str, ev.Evaluation]
+    slices: dict[str, pd.DataFrame]
+    final: GBM
+    final_fold: Fold
+    truth: dict[str, float] | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def model_names(self) -> list[str]:
+        return list(self.evaluations)
+
+
+def baseline_models(config: TrainConfig, features: list[str]) -> dict[str, Callable[[], object]]:
+    b = config.baselines
+    per_stock = [f for f in features if REGISTRY[f].family != "segment"]
+    return {"size": lambda: SingleFactor(b.size), "reversal": lambda: SingleFactor(b.reversal),
+            "abnormal_turnover": lambda: SingleFactor(b.abnormal_turnover),
+            "ridge": lambda: RidgeRanks(per_stock, alpha=b.ridge_alpha)}
+
+
+def make_gbm(config: TrainConfig) -> GBM:
+    lg = config.lightgbm
+    params = lg.model_dump(exclude={"max_rounds", "early_stopping"})
+    return GBM(config.model, params, max_rounds=lg.max_rounds, early_stopping=lg.early_stopping, seed=config.seed,
+               relevance_levels=config.ranker.relevance_levels, truncation_level=config.ranker.truncation_level)
+
+
+def splitter(config: TrainConfig) -> WalkForward:
+    return WalkForward(**config.walk_forward.model_dump())
+
+
+def prepare(market: Market, config: TrainConfig, progress: Progress | None = None) -> TrainingData:
+    """Build the monthly panel with every feature the run needs, the labels and liquidity."""
+    chosen = config.features or [f.name for f in registered()]
+    needed = list(dict.fromkeys([*chosen, config.baselines.size, config.baselines.reversal,
+                                 config.baselines.abnormal_turnover]))
+    feats = [REGISTRY[n] for n in needed]
+    steps = ["universe", *needed, *LABELS, "median_amount_20"]
+    tick = progress or (lambda s, d, t: None)
+    counter = iter(range(len(steps)))
+    panel = build_panel(market, universe=config.universe.build(), features=feats,
+                        extra={**LABELS, "median_amount_20": median_amount_20},
+                        progress=lambda name: tick(f"features: {name}", next(counter), len(steps)))
+    info = market.securities[["symbol", "board", "industry"]].astype({"symbol": "str"})
+    panel = panel.merge(info, on="symbol", how="left")
+    X = model_input(panel, needed, config.transform)
+    truth = None
+    gt = Path(market.source) / "ground_truth.parquet"
+    if gt.is_file():
+        truth = pd.read_parquet(gt, columns=["date", "symbol", "expected_return"])
+    return TrainingData(panel=panel, X=X, features=list(chosen), calendar=market.calendar, truth=truth)
+
+
+def check_purge(folds: list[Fold], calendar: pd.DatetimeIndex, horizon: int = HORIZON) -> None:
+    """Every training label must be realised before the data it is evaluated or used on."""
+    pos = {d: i for i, d in enumerate(calendar)}
+    for k, f in enumerate(folds):
+        pairs = [("fit", f.fit, "valid", f.valid)] + ([("train", f.train, "test", f.test)] if len(f.test) else [])
+        for a_name, a, b_name, b in pairs:
+            if len(a) and len(b) and pos[b[0]] - pos[a[-1]] < horizon:
+                raise ConfigError(f"fold {k}: the last {a_name} date {a[-1]:%Y-%m-%d} is only "
+                                  f"{pos[b[0]] - pos[a[-1]]} market days before the first {b_name} date "
+                                  f"{b[0]:%Y-%m-%d}; the label needs {horizon}: raise walk_forward.purge")
+
+
+def _rows(data: TrainingData, dates: pd.DatetimeIndex, labelled: str | None) -> np.ndarray:
+    ok = data.members & data.panel["date"].isin(dates).to_numpy()
+    if labelled is not None:
+        ok &= data.panel[labelled].notna().to_numpy()
+    return np.flatnonzero(ok)
+
+
+def _fit(model, data: TrainingData, fit_rows: np.ndarray, valid_rows: np.ndarray | None, label: str,
+         columns: list[str] | None = None):
+    P, X = data.panel, data.X if columns is None else data.X[columns]
+    valid = None
+    if valid_rows is not None and len(valid_rows):
+        valid = (X.iloc[valid_rows], P[label].iloc[valid_rows], P["date"].iloc[valid_rows])
+    return model.fit(X.iloc[fit_rows], P[label].iloc[fit_rows], P["date"].iloc[fit_rows], valid=valid)
+
+
+def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress | None = None
+                     ) -> tuple[list[Fold], pd.DataFrame, pd.DataFrame]:
+    """Out-of-sample scores of every model on every test month, and one row per fold."""
+    label = config.label_column
+    labelled = pd.DatetimeIndex(np.unique(data.panel.loc[data.members & data.panel[label].notna(), "date"]))
+    all_dates = pd.DatetimeIndex(np.unique(data.panel.loc[data.members, "date"]))
+    folds = [f for f in splitter(config).folds(all_dates) if len(f.fit.intersection(labelled))]
+    if not folds:
+        raise ConfigError(f"the market has {len(all_dates)} month-ends with universe members; walk-forward "
+                          f"needs more than walk_forward.min_train ({config.walk_forward.min_train}) + purge")
+    check_purge(folds, data.calendar)
+    baselines = baseline_models(config, list(dict.fromkeys([*data.features, *data.X.columns])))
+    tick = progress or (lambda s, d, t: None)
+    parts, table = [], []
+    for k, fold in enumerate(folds):
+        tick("walk-forward", k, len(folds))
+        fit_rows, valid_rows = _rows(data, fold.fit, label), _rows(data, fold.valid, label)
+        test_rows = _rows(data, fold.test, None)
+        gbm = _fit(make_gbm(config), data, fit_rows, valid_rows, label, data.features)
+        X_test = data.X.iloc[test_rows]
+        out = data.panel.iloc[test_rows][KEYS].copy()
+        out["fold"] = k
+        out["score"] = gbm.predict(X_test[data.features])
+        train_rows = np.concatenate([fit_rows, valid_rows])
+        for name, make in baselines.items():
+            out[f"baseline_{name}"] = _fit(make(), data, train_rows, None, label).predict(X_test)
+        parts.append(out)
+        table.append({"fold": k, **{f"{a}_{b}": v for a, s in fold.describe().items() for b, v in
+                                    zip(("start", "end"), s.split(".."), strict=False)},
+                      "fit_rows": len(fit_rows), "valid_rows": len(valid_rows), "test_rows": len(test_rows),
+                      "best_iteration": gbm.best_iteration_, "valid_rank_ic": gbm.valid_rank_ic_})
+    tick("walk-forward", len(folds), len(folds))
+    return folds, pd.concat(parts, ignore_index=True), pd.DataFrame(table)
+
+
+def fit_final(data: TrainingData, config: TrainConfig) -> tuple[GBM, Fold]:
+    """The model to ship: the same recipe on every labelled month-end."""
+    label = config.label_column
+    labelled = pd.DatetimeIndex(np.unique(data.panel.loc[data.members & data.panel[label].notna(), "date"]))
+    fold = splitter(config).final(labelled)
+    check_purge([fold], data.calendar)
+    model = _fit(make_gbm(config), data, _rows(data, fold.fit, label), _rows(data, fold.valid, label), label,
+                 data.features)
+    return model, fold
+
+
+def evaluation_frame(data: TrainingData, predictions: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """Predictions joined with labels, excess return, liquidity quintile, board, industry."""
+    cols = [*KEYS, config.label_column, "label_excess_return_21", "median_amount_20", "board", "industry"]
+    frame = predictions.merge(data.panel[cols], on=KEYS, how="left")
+    frame = frame.rename(columns={config.label_column: "label", "label_excess_return_21": "excess_return"})
+    frame["liquidity"] = ev.liquidity_quintile(frame, "median_amount_20")
+    if data.truth is not None:
+        frame = frame.merge(data.truth, on=KEYS, how="left")
+    return frame
+
+
+def train(market: Market, config: TrainConfig, progress: Progress | None = None) -> TrainResult:
+    """Panel, walk-forward, evaluation and final model for one market and configuration."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    data = prepare(market, config, progress)
+    timings["features_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    folds, predictions, fold_table = run_walk_forward(data, config, progress)
+    timings["walk_forward_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    final, final_fold = fit_final(data, config)
+    timings["final_model_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    frame = evaluation_frame(data, predictions, config)
+    e = config.evaluation
+    scores = ["score", *[c for c in predictions.columns if c.startswith("baseline_")]]
+    evaluations = {s: ev.evaluate(frame, score=s, top_n=e.top_n, quantiles=e.quantiles) for s in scores}
+    slices = {by: ev.evaluate_slices(frame, by, top_n=e.top_n, quantiles=e.quantiles)
+              for by in ("year", "liquidity", "board", "industry")}
+    truth = ev.truth_ratio(frame) if "expected_return" in frame else None
+    timings["evaluation_s"] = time.perf_counter() - t0
+    return TrainResult(config=config, data=data, folds=folds, fold_table=fold_table, predictions=frame,
+                       evaluations=evaluations, slices=slices, final=final, final_fold=final_fold,
+                       truth=truth, timings=timings)
