@@ -205,12 +205,12 @@ def _discard(client: MlflowClient, run_id: str, model: str, registered, exc: Bas
 def promote(version: str, model: str, uri: str | None = None, alias: str = CHAMPION) -> str | None:
     """Point ``alias`` (``champion``) at ``version`` of ``model``; returns the version it left."""
     client = MlflowClient(configure(uri))
-    versions = {v.version for v in client.search_model_versions(f"name = '{model}'")}
+    versions = {str(v.version) for v in client.search_model_versions(f"name = '{model}'")}
     if str(version) not in versions:
         known = ", ".join(sorted(versions, key=int)) or "none"
         raise LookupError(f"model {model!r} has no version {version}; versions: {known}")
     try:
-        previous = client.get_model_version_by_alias(model, alias).version
+        previous = str(client.get_model_version_by_alias(model, alias).version)
     except mlflow.exceptions.MlflowException:
         previous = None
     client.set_registered_model_alias(model, alias, str(version))

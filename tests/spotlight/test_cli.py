@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from spotlight.cli import app
 from tests.conftest import tiny_tables, write_tables
 
-COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic"]
+COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic", "train", "promote"]
 runner = CliRunner()
 
 
@@ -137,3 +137,64 @@ def test_ic_prints_every_feature_by_family(small_sim_dir: Path, tmp_path: Path) 
     assert any(ln.startswith("| turnover | abnormal_turnover_20_120 |") for ln in lines)
     missing = runner.invoke(app, ["ic", "--panel", str(out), "--label", "label_nope"])
     assert missing.exit_code == 2 and "label_rerating" in missing.output
+
+
+QUICK_TRAIN = """
+[universe]
+n = 60
+[walk_forward]
+min_train = 18
+valid = 6
+refit_every = 3
+[lightgbm]
+min_data_in_leaf = 30
+num_leaves = 7
+max_rounds = 100
+early_stopping = 10
+num_threads = 1
+[evaluation]
+top_n = 10
+"""
+
+
+def test_train_logs_a_run_registers_a_candidate_and_writes_predictions(small_sim_dir: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    config = tmp_path / "quick.toml"
+    config.write_text(QUICK_TRAIN)
+    out = tmp_path / "oos.parquet"
+    result = runner.invoke(app, ["train", "--data", str(small_sim_dir), "--config", str(config),
+                                 "--predictions-out", str(out)])
+    assert result.exit_code == 0, result.output
+    run_id = next(line.split()[1] for line in result.output.splitlines() if line.startswith("run "))
+    assert "ridge" in result.output and "ground truth: model RankIC" in result.output
+    assert "registered spotlight-microcap version 1 as candidate" in result.output
+    pred = pd.read_parquet(out)
+    assert list(pred.columns) == ["date", "symbol", "score"] and pred["score"].notna().all()
+    assert not pred.duplicated(["date", "symbol"]).any()
+    client = MlflowClient(store)
+    assert client.get_run(run_id).data.params["universe.n"] == "60"
+
+    bad = runner.invoke(app, ["promote", "7"])
+    assert bad.exit_code == 2 and "no version 7" in bad.output
+    good = runner.invoke(app, ["promote", "1"])
+    assert good.exit_code == 0 and "champion -> version 1 (was unset)" in good.output
+
+
+def test_train_refuses_bad_config_and_bad_data_before_logging(small_sim_dir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    config = tmp_path / "bad.toml"
+    config.write_text("[lightgbm]\nnum_leaves = 1\n")
+    result = runner.invoke(app, ["train", "--data", str(small_sim_dir), "--config", str(config)])
+    assert result.exit_code == 2 and "lightgbm.num_leaves" in result.output
+    result = runner.invoke(app, ["train", "--data", str(small_sim_dir), "--model", "forest"])
+    assert result.exit_code == 2 and "model" in result.output
+    tables = tiny_tables()
+    tables["daily_bars"].loc[0, "close"] = -1.0
+    result = runner.invoke(app, ["train", "--data", str(write_tables(tables, tmp_path / "bad"))])
+    assert result.exit_code == 1 and "daily_bars" in result.output
+    assert not (tmp_path / "mlruns").exists()
