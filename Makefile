@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: install test test-fast demo bench bench-features calibrate docs lock clean
+.PHONY: install test test-fast demo bench bench-features bench-train calibrate docs lock clean mlflow-ui
 
 install: $(STAMP)
 
@@ -23,20 +23,31 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 # The main job on the built-in simulated market. Grows with each issue:
-# simulate -> validate -> summarise -> features -> RankIC (training, serving follow).
+# simulate -> validate -> summarise -> features -> RankIC -> walk-forward training in MLflow
+# (serving follows).
 demo: install
 	$(BIN)/spotlight simulate --out $(DEMO)/market --stocks 3000 --years 10 --seed 0
 	$(BIN)/spotlight validate $(DEMO)/market
 	$(BIN)/spotlight summary $(DEMO)/market
 	$(BIN)/spotlight features --data $(DEMO)/market --out $(DEMO)/panel.parquet
 	$(BIN)/spotlight ic --panel $(DEMO)/panel.parquet
+	$(BIN)/spotlight train --data $(DEMO)/market --predictions-out $(DEMO)/oos_predictions.parquet
+	@echo "MLflow UI: make mlflow-ui, then open http://127.0.0.1:5000 (experiment 'spotlight', model 'spotlight-microcap')"
+
+# The MLflow UI over the local store in mlruns/.
+mlflow-ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000 --workers 1
 
 bench: install
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/train.py
 
 bench-features: install
 	$(BIN)/python benchmarks/features.py
+
+bench-train: install
+	$(BIN)/python benchmarks/train.py
 
 # Simulated vs real side by side (needs ../shared/markets/cn-dev-2010-2015).
 calibrate: install
