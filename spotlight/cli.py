@@ -273,7 +273,9 @@ def train(
     from market.fingerprint import fingerprint
     from spotlight.tables import models_markdown, models_table, slice_markdown
     from training.config import ConfigError, load_config
-    from training.tracking import log_training
+    from mlflow.exceptions import MlflowException
+
+    from training.tracking import log_training, tracking_uri
     from training.train import train as run_training
 
     try:
@@ -295,7 +297,10 @@ def train(
         except ConfigError as exc:
             raise _fail(str(exc), 2) from None
         step("mlflow: logging the run and model", 0, 1)
-        logged = log_training(result, fingerprint(market), config_text=config.read_text() if config else None)
+        try:
+            logged = log_training(result, fingerprint(market), config_text=config.read_text() if config else None)
+        except MlflowException as exc:
+            raise _fail(f"MLflow at {tracking_uri()}: {exc.message} (the run was removed)") from None
     if predictions_out is not None:
         write_panel(result.predictions[["date", "symbol", "score"]], predictions_out)
     names = {"score": "lightgbm " + cfg.model}

@@ -12,8 +12,9 @@ cross-section); ``valid`` is an optional ``(X, y, dates)`` block for early stopp
   Both early-stop on the validation block's mean per-date RankIC (Spearman), not on the loss.
 - :class:`SingleFactor`: one feature, its sign learned on the training rows (the sign of
   the mean per-date RankIC; the data, not a prior, decide it).
-- :class:`RidgeRanks`: ridge regression on the ranked per-stock features (NaN -> 0.5, the
-  median rank); segment gauges are left out (the same for every stock on a date).
+- :class:`RidgeRanks`: ridge regression on the ranked per-stock features (NaN -> the
+  training median, then standardised); segment gauges are left out (the same for every
+  stock on a date).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from typing import Any, Literal
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 Valid = tuple[pd.DataFrame, pd.Series, pd.Series]
 
@@ -155,15 +159,18 @@ class SingleFactor:
 
 
 class RidgeRanks:
-    """Ridge regression of the label on the ranked per-stock features."""
+    """Ridge regression of the label on the (ranked) per-stock features: NaN -> the training
+    median, then standardised (``model_``: the fitted scikit-learn pipeline)."""
 
     def __init__(self, columns: list[str], alpha: float = 10.0) -> None:
         self.columns = columns
         self.alpha = alpha
 
     def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> RidgeRanks:
-        self.model_ = Ridge(alpha=self.alpha).fit(X[self.columns].fillna(0.5).to_numpy(), y.to_numpy(dtype="float64"))
+        self.model_ = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                                    Ridge(alpha=self.alpha))
+        self.model_.fit(X[self.columns].to_numpy(), y.to_numpy(dtype="float64"))
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model_.predict(X[self.columns].fillna(0.5).to_numpy())
+        return self.model_.predict(X[self.columns].to_numpy())

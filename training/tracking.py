@@ -41,9 +41,14 @@ def default_uri(root: str | Path = "mlruns") -> str:
     return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
+def tracking_uri(uri: str | None = None) -> str:
+    """``uri``, else ``MLFLOW_TRACKING_URI``, else the SQLite store in ``mlruns/`` here."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
+
+
 def configure(uri: str | None = None) -> str:
-    """Point MLflow at ``uri``, else ``MLFLOW_TRACKING_URI``, else ``mlruns/`` here."""
-    chosen = uri or os.environ.get("MLFLOW_TRACKING_URI") or default_uri()
+    """Point MLflow at :func:`tracking_uri` (creating ``mlruns/`` for the default store)."""
+    chosen = tracking_uri(uri)
     if chosen.startswith("sqlite:///"):
         Path(chosen.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(chosen)
