@@ -271,7 +271,7 @@ def train(
     from features.panel import write_panel
     from market import InvalidMarketError, MarketDataError, load_market
     from market.fingerprint import fingerprint
-    from spotlight.tables import models_markdown, models_table, slice_markdown
+    from spotlight.tables import models_markdown, models_table, years_markdown
     from training.config import ConfigError, load_config
     from mlflow.exceptions import MlflowException
 
@@ -310,7 +310,7 @@ def train(
     if markdown:
         typer.echo(models_markdown(summaries))
         typer.echo("")
-        typer.echo(slice_markdown(result.slices["year"], "year"))
+        typer.echo(years_markdown(result.by_year))
     else:
         console.print(models_table(summaries, title))
     if result.truth:

@@ -85,10 +85,13 @@ def models_markdown(summaries: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def slice_markdown(frame: pd.DataFrame, by: str) -> str:
+
+
+def years_markdown(by_year: pd.DataFrame) -> str:
+    """Rows (model, year) of ``TrainResult.by_year`` as one Markdown table, model by model."""
     cols = ("rank_ic", "icir", "top_decile_excess", "top50_excess", "months")
-    lines = [f"| {by} | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     fmt = dict(HEADLINE)
-    for key, row in frame.iterrows():
-        lines.append(f"| {key} | " + " | ".join(_cell(row[c], fmt[c]) for c in cols) + " |")
+    lines = ["| model | year | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for (model, year), row in by_year.iterrows():
+        lines.append(f"| {model} | {year} | " + " | ".join(_cell(row[c], fmt[c]) for c in cols) + " |")
     return "\n".join(lines)

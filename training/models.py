@@ -13,7 +13,7 @@ cross-section); ``valid`` is an optional ``(X, y, dates)`` block for early stopp
 - :class:`SingleFactor`: one feature, its sign learned on the training rows (the sign of
   the mean per-date RankIC; the data, not a prior, decide it).
 - :class:`RidgeRanks`: ridge regression on the ranked per-stock features (NaN -> the
-  training median, then standardised); segment gauges are left out (the same for every
+  training mean, then standardised); segment gauges are left out (the same for every
   stock on a date).
 """
 
@@ -160,14 +160,14 @@ class SingleFactor:
 
 class RidgeRanks:
     """Ridge regression of the label on the (ranked) per-stock features: NaN -> the training
-    median, then standardised (``model_``: the fitted scikit-learn pipeline)."""
+    mean, then standardised (``model_``: the fitted scikit-learn pipeline)."""
 
     def __init__(self, columns: list[str], alpha: float = 10.0) -> None:
         self.columns = columns
         self.alpha = alpha
 
     def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> RidgeRanks:
-        self.model_ = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+        self.model_ = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
                                     Ridge(alpha=self.alpha))
         self.model_.fit(X[self.columns].to_numpy(), y.to_numpy(dtype="float64"))
         return self

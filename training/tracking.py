@@ -146,6 +146,7 @@ def _write_artifacts(result: TrainResult, out: Path, config_text: str) -> None:
     _metrics_table(result).to_csv(out / "tables" / "models.csv")
     for by, table in result.slices.items():
         table.to_csv(out / "tables" / f"by_{by}.csv")
+    result.by_year.to_csv(out / "tables" / "by_year_every_model.csv")
     main = result.evaluations["score"]
     plots.save_png(plots.rank_ic_plot(main.by_date["rank_ic"], title="Out-of-sample RankIC by month"),
                    out / "plots" / "rank_ic.png")

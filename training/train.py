@@ -61,6 +61,7 @@ class TrainResult:
     predictions: pd.DataFrame
     evaluations: dict[str, ev.Evaluation]
     slices: dict[str, pd.DataFrame]
+    by_year: pd.DataFrame
     final: GBM
     final_fold: Fold
     truth: dict[str, float] | None
@@ -131,13 +132,19 @@ def _rows(data: TrainingData, dates: pd.DatetimeIndex, labelled: str | None) -> 
     return np.flatnonzero(ok)
 
 
-def _fit(model, data: TrainingData, fit_rows: np.ndarray, valid_rows: np.ndarray | None, label: str,
-         columns: list[str] | None = None):
-    P, X = data.panel, data.X if columns is None else data.X[columns]
-    valid = None
-    if valid_rows is not None and len(valid_rows):
-        valid = (X.iloc[valid_rows], P[label].iloc[valid_rows], P["date"].iloc[valid_rows])
-    return model.fit(X.iloc[fit_rows], P[label].iloc[fit_rows], P["date"].iloc[fit_rows], valid=valid)
+def _block(data: TrainingData, rows: np.ndarray, label: str, columns: list[str] | None = None
+           ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """(X, y, dates) of ``rows``: rows are taken first, so only they are copied."""
+    X = data.X.iloc[rows]
+    if columns is not None:
+        X = X[columns]
+    return X, data.panel[label].iloc[rows], data.panel["date"].iloc[rows]
+
+
+def _fit_gbm(config: TrainConfig, data: TrainingData, fit_rows: np.ndarray, valid_rows: np.ndarray) -> GBM:
+    label = config.label_column
+    valid = _block(data, valid_rows, label, data.features) if len(valid_rows) else None
+    return make_gbm(config).fit(*_block(data, fit_rows, label, data.features), valid=valid)
 
 
 def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress | None = None
@@ -158,14 +165,14 @@ def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress
         tick("walk-forward", k, len(folds))
         fit_rows, valid_rows = _rows(data, fold.fit, label), _rows(data, fold.valid, label)
         test_rows = _rows(data, fold.test, None)
-        gbm = _fit(make_gbm(config), data, fit_rows, valid_rows, label, data.features)
+        gbm = _fit_gbm(config, data, fit_rows, valid_rows)
         X_test = data.X.iloc[test_rows]
         out = data.panel.iloc[test_rows][KEYS].copy()
         out["fold"] = k
         out["score"] = gbm.predict(X_test[data.features])
-        train_rows = np.concatenate([fit_rows, valid_rows])
+        train_block = _block(data, np.concatenate([fit_rows, valid_rows]), label)
         for name, make in baselines.items():
-            out[f"baseline_{name}"] = _fit(make(), data, train_rows, None, label).predict(X_test)
+            out[f"baseline_{name}"] = make().fit(*train_block).predict(X_test)
         parts.append(out)
         table.append({"fold": k, **{f"{a}_{b}": v for a, s in fold.describe().items() for b, v in
                                     zip(("start", "end"), s.split(".."), strict=False)},
@@ -181,8 +188,7 @@ def fit_final(data: TrainingData, config: TrainConfig) -> tuple[GBM, Fold]:
     labelled = pd.DatetimeIndex(np.unique(data.panel.loc[data.members & data.panel[label].notna(), "date"]))
     fold = splitter(config).final(labelled)
     check_purge([fold], data.calendar)
-    model = _fit(make_gbm(config), data, _rows(data, fold.fit, label), _rows(data, fold.valid, label), label,
-                 data.features)
+    model = _fit_gbm(config, data, _rows(data, fold.fit, label), _rows(data, fold.valid, label))
     return model, fold
 
 
@@ -216,8 +222,11 @@ def train(market: Market, config: TrainConfig, progress: Progress | None = None)
     evaluations = {s: ev.evaluate(frame, score=s, top_n=e.top_n, quantiles=e.quantiles) for s in scores}
     slices = {by: ev.evaluate_slices(frame, by, top_n=e.top_n, quantiles=e.quantiles)
               for by in ("year", "liquidity", "board", "industry")}
+    names = {s: "model" if s == "score" else s.removeprefix("baseline_") for s in scores}
+    by_year = pd.concat({names[s]: ev.evaluate_slices(frame, "year", score=s, top_n=e.top_n, quantiles=e.quantiles)
+                         for s in scores}, names=["model"])
     truth = ev.truth_ratio(frame) if "expected_return" in frame else None
     timings["evaluation_s"] = time.perf_counter() - t0
     return TrainResult(config=config, data=data, folds=folds, fold_table=fold_table, predictions=frame,
-                       evaluations=evaluations, slices=slices, final=final, final_fold=final_fold,
+                       evaluations=evaluations, slices=slices, by_year=by_year, final=final, final_fold=final_fold,
                        truth=truth, timings=timings)

@@ -73,7 +73,7 @@ def test_ridge_on_ranks_finds_the_linear_part() -> None:
     model = RidgeRanks(["a", "b", "noise"], alpha=1.0).fit(X, y, d)
     coef = dict(zip(["a", "b", "noise"], model.model_[-1].coef_, strict=True))
     assert coef["b"] > 0.02 > abs(coef["noise"])
-    assert np.isfinite(model.predict(X)).all()  # NaN filled with the training median
+    assert np.isfinite(model.predict(X)).all()  # NaN filled with the training mean
 
 
 def test_mean_rank_ic_matches_scipy_and_skips_missing() -> None:

@@ -33,6 +33,10 @@ def test_planted_signal_is_found_out_of_sample(trained) -> None:
     assert summary["rank_ic"] > 0.03 and summary["t_stat"] > 2  # a small market: ~40 test months of 120 stocks
     assert 0 < trained.truth["truth_ratio"] <= 1.5
     assert set(trained.slices) == {"year", "liquidity", "board", "industry"}
+    models = trained.by_year.index.get_level_values("model")
+    assert set(models) == {"model", "size", "reversal", "abnormal_turnover", "ridge"}
+    years = trained.by_year.loc["model"]
+    assert years["months"].sum() == summary["months"]
 
 
 def test_final_model_uses_every_labelled_month(trained) -> None:
