@@ -1,18 +1,18 @@
 """Walk-forward LightGBM training, evaluation and MLflow tracking.
 
 Data flows one way: a market -> ``prepare`` (panel, labels, model input) -> ``run_walk_forward``
-(out-of-sample scores of the model and the baselines) -> ``evaluate`` -> ``fit_final`` ->
+(out-of-sample scores of the model and the baselines) -> ``training.evaluate`` -> ``fit_final`` ->
 ``training.tracking.log_training`` (import it directly: it loads MLflow).
 """
 
 from training.config import ConfigError, TrainConfig, load_config
-from training.evaluate import Evaluation, evaluate, evaluate_slices
+from training.evaluate import Evaluation
 from training.models import GBM, RidgeRanks, SingleFactor
 from training.train import TrainingData, TrainResult, fit_final, prepare, run_walk_forward, train
 from training.walk_forward import Fold, WalkForward
 
 __all__ = [
     "GBM", "ConfigError", "Evaluation", "Fold", "RidgeRanks", "SingleFactor", "TrainConfig", "TrainResult",
-    "TrainingData", "WalkForward", "evaluate", "evaluate_slices", "fit_final", "load_config", "prepare",
+    "TrainingData", "WalkForward", "fit_final", "load_config", "prepare",
     "run_walk_forward", "train",
 ]
