@@ -300,7 +300,7 @@ def train(
         try:
             logged = log_training(result, fingerprint(market), config_text=config.read_text() if config else None)
         except MlflowException as exc:
-            raise _fail(f"MLflow at {tracking_uri()}: {exc.message} (the run was removed)") from None
+            raise _fail(f"MLflow at {tracking_uri()}: {exc.message} (nothing was kept)") from None
     if predictions_out is not None:
         write_panel(result.predictions[["date", "symbol", "score"]], predictions_out)
     names = {"score": "lightgbm " + cfg.model}

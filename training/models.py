@@ -1,8 +1,8 @@
 """Models scored in every walk-forward fold: LightGBM (regressor or LambdaRank) and baselines.
 
 All share one interface: ``fit(X, y, dates, valid=None)`` returns ``self``; ``predict(X)``
-returns one score per row (higher = expected to do better next month). Fitting does
-not depend on the order of the rows. ``X`` is the
+returns one score per row (higher = expected to do better next month). Rows are used in
+the order given within each date (``training.train`` passes the panel's canonical order). ``X`` is the
 :func:`features.model_input.model_input` matrix; ``dates`` gives each row's date (the
 cross-section); ``valid`` is an optional ``(X, y, dates)`` block for early stopping.
 
@@ -96,9 +96,7 @@ class GBM:
 
     def _dataset(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series,
                  reference: lgb.Dataset | None = None) -> tuple[lgb.Dataset, np.ndarray]:
-        # a canonical row order (date, then row content), so shuffled input gives the same model
-        content = pd.util.hash_pandas_object(X, index=False).to_numpy()
-        order = np.lexsort((content, y.to_numpy(dtype="float64"), pd.DatetimeIndex(dates).asi8))
+        order = np.argsort(pd.DatetimeIndex(dates).asi8, kind="stable")  # a date's rows together (ranker groups)
         Xs, ys, ds = X.iloc[order], y.to_numpy(dtype="float64")[order], pd.Series(np.asarray(dates)[order])
         label, group = ys, None
         if self.kind == "ranker":

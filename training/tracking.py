@@ -4,9 +4,9 @@ Where it goes: ``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<cwd>/mlruns/mlf
 artifacts under ``<cwd>/mlruns/artifacts`` (MLflow 3.17 refuses the plain file store).
 Nothing happens at import: :func:`configure` sets the URI when a command asks for it.
 
-A run that fails part-way is tagged with the error and deleted (its lifecycle stage becomes
-``deleted``; ``mlflow gc`` purges it), and a model version it registered is removed, so
-no half-written run or model is ever visible. ``champion`` moves only through
+A run that fails part-way is tagged with the error, marked FAILED and deleted (its lifecycle
+stage becomes ``deleted``; ``mlflow gc`` purges it); the logged model and any model version it
+created are deleted too, so no half-written run or model is ever visible. ``champion`` moves only through
 :func:`promote` (``spotlight promote``) or the retrain gate.
 """
 
@@ -33,8 +33,6 @@ from training.train import TrainResult
 
 CANDIDATE, CHAMPION = "candidate", "champion"
 PIP_REQUIREMENTS = [f"{p}=={version(p)}" for p in ("lightgbm", "numpy", "pandas", "scikit-learn")]
-HEADLINE = ["rank_ic", "icir", "t_stat", "ic", "hit_rate", "top_decile_excess", "top50_excess", "long_short",
-            "top50_turnover", "months"]
 
 
 def default_uri(root: str | Path = "mlruns") -> str:
@@ -167,13 +165,13 @@ def log_training(result: TrainResult, fingerprint: dict[str, str | int], uri: st
     client = MlflowClient(uri)
     commit = git_commit()
     tags = {"data.hash": fingerprint["hash"], "data.start": fingerprint["start"], "data.end": fingerprint["end"],
-            "data.stocks": str(fingerprint["stocks"]), "data.source": str(result.data.panel.attrs.get("source", "")),
+            "data.stocks": str(fingerprint["stocks"]), "data.source": str(result.data.source),
             "spotlight.label": cfg.label_column, "spotlight.model": cfg.model}
     if commit is not None:
         tags |= {"mlflow.source.git.commit": commit[0], "git.commit": commit[0], "git.dirty": str(commit[1])}
     name = f"{cfg.model}-{cfg.label}-{fingerprint['end']}"
     run = client.create_run(exp, run_name=name, tags=tags)
-    run_id, registered = run.info.run_id, None
+    run_id, model_id, registered = run.info.run_id, None, None
     try:
         client.log_batch(run_id, params=[mlflow.entities.Param(k, v[:6000]) for k, v in cfg.flat().items()])
         _log_metrics(client, run_id, result)
@@ -182,25 +180,31 @@ def log_training(result: TrainResult, fingerprint: dict[str, str | int], uri: st
             client.log_artifacts(run_id, tmp)
         X = result.data.X[result.data.features]
         example = X[result.data.members].head(5)
-        with mlflow.start_run(run_id=run_id):
-            info = mlflow.lightgbm.log_model(result.final.booster_, name="model", input_example=example,
-                                             signature=infer_signature(example, result.final.predict(example)),
-                                             pip_requirements=PIP_REQUIREMENTS)
+        mlflow.start_run(run_id=run_id)  # log_model logs into the active run; it stays RUNNING until the end
+        info = mlflow.lightgbm.log_model(result.final.booster_, name="model", input_example=example,
+                                         signature=infer_signature(example, result.final.predict(example)),
+                                         pip_requirements=PIP_REQUIREMENTS)
+        model_id = info.model_id
         registered = mlflow.register_model(info.model_uri, cfg.registered_model,
                                            tags={"run_id": run_id, "data.hash": fingerprint["hash"]})
         client.set_registered_model_alias(cfg.registered_model, CANDIDATE, registered.version)
-        client.set_terminated(run_id, "FINISHED")
+        mlflow.end_run("FINISHED")
     except BaseException as exc:
-        _discard(client, run_id, cfg.registered_model, registered, exc)
+        _discard(client, run_id, model_id, cfg.registered_model, registered, exc)
         raise
     return LoggedRun(run_id, exp, cfg.registered_model, str(registered.version), uri)
 
 
-def _discard(client: MlflowClient, run_id: str, model: str, registered, exc: BaseException) -> None:
-    """Remove what a failed run left: its model version, then the run itself (soft delete)."""
+def _discard(client: MlflowClient, run_id: str, model_id: str | None, model: str, registered,
+             exc: BaseException) -> None:
+    """Remove what a failed run left: its model version, its logged model, then the run (soft delete)."""
     try:
+        if mlflow.active_run() is not None:
+            mlflow.end_run("FAILED")
         if registered is not None:
             client.delete_model_version(model, registered.version)
+        if model_id is not None:
+            client.delete_logged_model(model_id)
         client.set_tag(run_id, "spotlight.error", f"{type(exc).__name__}: {exc}"[:5000])
         client.set_terminated(run_id, "FAILED")
         client.delete_run(run_id)
@@ -211,10 +215,12 @@ def _discard(client: MlflowClient, run_id: str, model: str, registered, exc: Bas
 def promote(version: str, model: str, uri: str | None = None, alias: str = CHAMPION) -> str | None:
     """Point ``alias`` (``champion``) at ``version`` of ``model``; returns the version it left."""
     client = MlflowClient(configure(uri))
-    versions = {str(v.version) for v in client.search_model_versions(f"name = '{model}'")}
-    if str(version) not in versions:
-        known = ", ".join(sorted(versions, key=int)) or "none"
-        raise LookupError(f"model {model!r} has no version {version}; versions: {known}")
+    try:
+        client.get_model_version(model, str(version))
+    except mlflow.exceptions.MlflowException:
+        known = ", ".join(sorted((str(v.version) for v in client.search_model_versions(f"name = '{model}'")),
+                                 key=int)) or "none"
+        raise LookupError(f"model {model!r} has no version {version}; versions: {known}") from None
     try:
         previous = str(client.get_model_version_by_alias(model, alias).version)
     except mlflow.exceptions.MlflowException:

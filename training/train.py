@@ -1,11 +1,13 @@
 """Walk-forward training: panel -> folds -> out-of-sample scores -> final model.
 
 Plain functions, no tracking inside (``training.tracking`` logs a :class:`TrainResult`).
-Per fold, every model (LightGBM and the baselines) is fitted on the same training rows
-(universe members with a label) and scores the same test rows (every universe member on
-the test dates, labelled or not). The final model is fitted on every labelled date with
-the same inner validation split, so it is the model the walk-forward evaluated, refitted
-on all the data.
+Per fold, every model sees the same training window (universe members with a label) and
+scores the same test rows (every universe member on the test dates, labelled or not):
+LightGBM fits on the window's fit part and early-stops on its validation block; the
+baselines, which need no early stopping, fit on the whole window (fit + validation). The
+final model is fitted on every labelled date with the same inner validation split, so it is
+the model the walk-forward evaluated, refitted on all the data. Rows arrive in the panel's
+canonical order (date, symbol), so the same market gives the same models.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class TrainingData:
     X: pd.DataFrame
     features: list[str]
     calendar: pd.DatetimeIndex
+    source: str = ""
     truth: pd.DataFrame | None = None
 
     @property
@@ -73,6 +76,7 @@ class TrainResult:
 
 
 def baseline_models(config: TrainConfig, features: list[str]) -> dict[str, Callable[[], object]]:
+    """The baselines; the ridge sees the model's per-stock ``features`` (segment gauges excluded)."""
     b = config.baselines
     per_stock = [f for f in features if REGISTRY[f].family != "segment"]
     return {"size": lambda: SingleFactor(b.size), "reversal": lambda: SingleFactor(b.reversal),
@@ -110,14 +114,22 @@ def prepare(market: Market, config: TrainConfig, progress: Progress | None = Non
     gt = Path(market.source) / "ground_truth.parquet"
     if gt.is_file():
         truth = pd.read_parquet(gt, columns=["date", "symbol", "expected_return"])
-    return TrainingData(panel=panel, X=X, features=list(chosen), calendar=market.calendar, truth=truth)
+    return TrainingData(panel=panel, X=X, features=list(chosen), calendar=market.calendar,
+                        source=str(market.source), truth=truth)
 
 
-def check_purge(folds: list[Fold], calendar: pd.DatetimeIndex, horizon: int = HORIZON) -> None:
-    """Every training label must be realised before the data it is evaluated or used on."""
+def check_purge(folds: list[Fold], calendar: pd.DatetimeIndex, labelled: pd.DatetimeIndex | None = None,
+                horizon: int = HORIZON) -> None:
+    """Every training label used must be realised before the data it is evaluated or used on.
+
+    Only ``labelled`` dates count (default: every date): a label that is not yet realised is
+    missing, so its rows are never fitted on (e.g. before a trailing partial month)."""
     pos = {d: i for i, d in enumerate(calendar)}
     for k, f in enumerate(folds):
-        pairs = [("fit", f.fit, "valid", f.valid)] + ([("train", f.train, "test", f.test)] if len(f.test) else [])
+        fit, train = f.fit, f.train
+        if labelled is not None:
+            fit, train = fit.intersection(labelled), train.intersection(labelled)
+        pairs = [("fit", fit, "valid", f.valid)] + ([("train", train, "test", f.test)] if len(f.test) else [])
         for a_name, a, b_name, b in pairs:
             if len(a) and len(b) and pos[b[0]] - pos[a[-1]] < horizon:
                 raise ConfigError(f"fold {k}: the last {a_name} date {a[-1]:%Y-%m-%d} is only "
@@ -157,8 +169,8 @@ def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress
     if not folds:
         raise ConfigError(f"the market has {len(all_dates)} month-ends with universe members; walk-forward "
                           f"needs more than walk_forward.min_train ({config.walk_forward.min_train}) + purge")
-    check_purge(folds, data.calendar)
-    baselines = baseline_models(config, list(dict.fromkeys([*data.features, *data.X.columns])))
+    check_purge(folds, data.calendar, labelled)
+    baselines = baseline_models(config, data.features)
     tick = progress or (lambda s, d, t: None)
     parts, table = [], []
     for k, fold in enumerate(folds):
@@ -187,7 +199,7 @@ def fit_final(data: TrainingData, config: TrainConfig) -> tuple[GBM, Fold]:
     label = config.label_column
     labelled = pd.DatetimeIndex(np.unique(data.panel.loc[data.members & data.panel[label].notna(), "date"]))
     fold = splitter(config).final(labelled)
-    check_purge([fold], data.calendar)
+    check_purge([fold], data.calendar, labelled)
     model = _fit_gbm(config, data, _rows(data, fold.fit, label), _rows(data, fold.valid, label))
     return model, fold
 
@@ -220,11 +232,11 @@ def train(market: Market, config: TrainConfig, progress: Progress | None = None)
     e = config.evaluation
     scores = ["score", *[c for c in predictions.columns if c.startswith("baseline_")]]
     evaluations = {s: ev.evaluate(frame, score=s, top_n=e.top_n, quantiles=e.quantiles) for s in scores}
-    slices = {by: ev.evaluate_slices(frame, by, top_n=e.top_n, quantiles=e.quantiles)
-              for by in ("year", "liquidity", "board", "industry")}
     names = {s: "model" if s == "score" else s.removeprefix("baseline_") for s in scores}
     by_year = pd.concat({names[s]: ev.evaluate_slices(frame, "year", score=s, top_n=e.top_n, quantiles=e.quantiles)
                          for s in scores}, names=["model"])
+    slices = {"year": by_year.loc["model"]} | {by: ev.evaluate_slices(frame, by, top_n=e.top_n, quantiles=e.quantiles)
+                                               for by in ("liquidity", "board", "industry")}
     truth = ev.truth_ratio(frame) if "expected_return" in frame else None
     timings["evaluation_s"] = time.perf_counter() - t0
     return TrainResult(config=config, data=data, folds=folds, fold_table=fold_table, predictions=frame,

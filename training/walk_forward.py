@@ -12,10 +12,12 @@ window ending before index e (exclusive):
   dates; fit = the dates before those, less a further ``purge`` dates before validation.
 
 .. warning:: Look-ahead. A label at date d is known only ``HORIZON`` (21) market days after
-   d. ``purge`` >= 1 month-end keeps every training label realised before the test date
-   (two month-ends are always more than 21 market days apart); ``embargo`` adds more
-   distance for serially correlated features. :func:`training.train` also checks the gap
-   in market days on the real calendar.
+   d. ``purge`` >= 1 month-end keeps every training label realised before the test date for
+   complete months (two month-ends are then more than 21 market days apart); a trailing
+   partial month can be closer, but its training labels are not realised yet, so they are
+   missing and never fitted. ``embargo`` adds more distance for serially correlated
+   features. :func:`training.train.check_purge` checks every gap in market days on the real
+   calendar from the last labelled training date.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Fold:
 
     @property
     def train(self) -> pd.DatetimeIndex:
-        """The whole training window (fit, purge gap and validation)."""
+        """The dates trained on: fit then validation (the purge gap between them excluded)."""
         return self.fit.append(self.valid) if len(self.valid) else self.fit
 
     def describe(self) -> dict[str, str]:
@@ -52,7 +54,8 @@ class WalkForward:
     """A scikit-learn-compatible splitter (``split``/``get_n_splits``) over unique dates.
 
     Dates come from ``groups`` (one date per row) or from ``X["date"]``. ``split`` yields the
-    rows of the whole training window (fit + validation) and of the test block;
+    rows of the training window (fit + validation, the inner purge gap left out) and of the
+    test block;
     :meth:`folds` gives the dates, including the inner split.
     """
 

@@ -192,7 +192,7 @@ def test_train_refuses_bad_config_and_bad_data_before_logging(small_sim_dir: Pat
     result = runner.invoke(app, ["train", "--data", str(small_sim_dir), "--config", str(config)])
     assert result.exit_code == 2 and "lightgbm.num_leaves" in result.output
     result = runner.invoke(app, ["train", "--data", str(small_sim_dir), "--model", "forest"])
-    assert result.exit_code == 2 and "model" in result.output
+    assert result.exit_code == 2 and "model: Input should be 'regressor' or 'ranker'" in result.output
     tables = tiny_tables()
     tables["daily_bars"].loc[0, "close"] = -1.0
     result = runner.invoke(app, ["train", "--data", str(write_tables(tables, tmp_path / "bad"))])

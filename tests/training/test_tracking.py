@@ -35,6 +35,7 @@ def test_the_run_holds_config_metrics_artifacts_and_tags(logged, trained, signal
     client = MlflowClient(store)
     run = client.get_run(logged.run_id)
     assert run.info.status == "FINISHED"
+    assert run.data.tags["data.source"] == str(signal_market.source)
     assert run.data.params["lightgbm.num_leaves"] == "7" and run.data.params["universe.n"] == "120"
     assert run.data.metrics["rank_ic"] == pytest.approx(trained.evaluations["score"].summary["rank_ic"])
     assert {"baseline_size/rank_ic", "baseline_ridge/rank_ic", "truth_ratio", "icir", "top50_excess"} <= set(run.data.metrics)
@@ -93,7 +94,11 @@ def test_a_failure_mid_run_leaves_no_visible_run_and_no_model(trained, signal_ma
     assert deleted and deleted[0].data.tags["spotlight.error"] == "RuntimeError: disk full"
     assert deleted[0].info.status == "FAILED"
     active = client.search_runs([exp.experiment_id])
-    assert all(r.info.status == "FINISHED" for r in active)
+    assert active and all(r.info.status == "FINISHED" for r in active)
+    assert deleted[0].info.run_id not in {r.info.run_id for r in active}
+    models = client.search_logged_models([exp.experiment_id])
+    assert deleted[0].info.run_id not in {m.source_run_id for m in models}
+    assert mlflow.active_run() is None
     after = client.search_model_versions(f"name = '{trained.config.registered_model}'")
     assert len(after) == len(before)
 

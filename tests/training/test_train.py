@@ -14,6 +14,8 @@ from training.labels import HORIZON
 from training.train import check_purge, prepare, run_walk_forward, train
 from training.walk_forward import Fold
 
+from features.registry import registered
+
 
 def test_predictions_cover_every_universe_stock_of_every_test_month(trained) -> None:
     panel, pred = trained.data.panel, trained.predictions
@@ -43,7 +45,7 @@ def test_final_model_uses_every_labelled_month(trained) -> None:
     panel = trained.data.panel
     labelled = panel.loc[panel["in_universe"] & panel["label_rerating"].notna(), "date"]
     assert trained.final_fold.valid[-1] == labelled.max()
-    assert trained.final.booster_.num_feature() == len(trained.data.features) == 47
+    assert trained.final.booster_.num_feature() == len(trained.data.features) == len(registered())
 
 
 def test_a_fold_scores_the_same_without_any_data_after_its_test_date(trained, signal_market: Market,
@@ -88,6 +90,17 @@ def test_purge_shorter_than_the_label_horizon_is_refused() -> None:
     short = Fold(fit=cal[[0, 10]], valid=cal[[10 + HORIZON]], test=cal[[10 + 2 * HORIZON - 1]])
     with pytest.raises(ConfigError, match="raise walk_forward.purge"):
         check_purge([short], cal)
+
+
+def test_unrealised_labels_before_a_trailing_partial_month_are_not_a_purge_error() -> None:
+    cal = pd.bdate_range("2021-01-01", periods=120)
+    fold = Fold(fit=cal[[0, 10]], valid=cal[[10 + HORIZON]], test=cal[[10 + 2 * HORIZON - 5]])
+    with pytest.raises(ConfigError):
+        check_purge([fold], cal)
+    # the validation date's label is not realised by the test date, so it is missing: day 10 is what counts
+    check_purge([fold], cal, labelled=pd.DatetimeIndex(cal[[0, 10]]))
+    with pytest.raises(ConfigError, match="fold 0: the last train date"):
+        check_purge([fold], cal, labelled=pd.DatetimeIndex(cal[[0, 10, 10 + HORIZON]]))
 
 
 def test_too_short_a_market_is_a_config_error(signal_market: Market, small_config: TrainConfig) -> None:
