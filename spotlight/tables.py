@@ -33,6 +33,10 @@ def calibration_table(frame: pd.DataFrame, tolerance: float) -> Table:
 IC_COLUMNS = ("mean_ic", "icir", "t_stat", "positive", "dates")
 
 
+def _cell(value: float, fmt: str) -> str:
+    return "n/a" if pd.isna(value) else format(value, fmt)
+
+
 def ic_table(summary: pd.DataFrame, label: str) -> Table:
     """One row per feature, grouped by the ``family`` column, figures from training.ic."""
     table = Table(title=f"monthly RankIC against {label} (universe members)")
@@ -51,20 +55,13 @@ def ic_markdown(summary: pd.DataFrame) -> str:
 
 
 def _ic_cells(row: pd.Series) -> list[str]:
-    def num(v: float, fmt: str) -> str:
-        return "n/a" if pd.isna(v) else format(v, fmt)
-
-    return [num(row["mean_ic"], "+.4f"), num(row["icir"], "+.2f"), num(row["t_stat"], "+.1f"),
-            num(row["positive"], ".0%"), str(int(row["dates"]))]
+    return [_cell(row["mean_ic"], "+.4f"), _cell(row["icir"], "+.2f"), _cell(row["t_stat"], "+.1f"),
+            _cell(row["positive"], ".0%"), str(int(row["dates"]))]
 
 
 HEADLINE = (("rank_ic", "+.4f"), ("icir", "+.2f"), ("t_stat", "+.1f"), ("rank_ic_positive", ".0%"),
             ("top_decile_excess", "+.2%"), ("top50_excess", "+.2%"), ("long_short", "+.2%"),
             ("top50_turnover", ".0%"), ("months", ".0f"))
-
-
-def _cell(value: float, fmt: str) -> str:
-    return "n/a" if pd.isna(value) else format(value, fmt)
 
 
 def models_table(summaries: dict[str, dict[str, float]], title: str) -> Table:
@@ -83,8 +80,6 @@ def models_markdown(summaries: dict[str, dict[str, float]]) -> str:
     for name, summary in summaries.items():
         lines.append(f"| {name} | " + " | ".join(_cell(summary.get(k, float("nan")), f) for k, f in HEADLINE) + " |")
     return "\n".join(lines)
-
-
 
 
 def years_markdown(by_year: pd.DataFrame) -> str:

@@ -30,45 +30,29 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from training.ic import MIN_COUNT, grouped_ranks, rank_correlations, rank_ic_values
+
 Valid = tuple[pd.DataFrame, pd.Series, pd.Series]
 
 
-def mean_rank_ic(score: np.ndarray, label: np.ndarray, dates: np.ndarray, min_count: int = 2) -> float:
-    """Mean over dates of Spearman(score, label) (Pearson of average ranks) on rows where both
-    are finite; a date with a constant side counts as 0, one with < ``min_count`` rows is skipped."""
-    score, label = np.asarray(score, dtype="float64"), np.asarray(label, dtype="float64")
-    ok = np.isfinite(score) & np.isfinite(label)
-    codes = pd.factorize(np.asarray(dates)[ok])[0]
-    if not len(codes):
-        return float("nan")
-    return _rank_ic(_ranks(score[ok], codes), _ranks(label[ok], codes), codes, min_count)
-
-
-def _ranks(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    return pd.Series(values).groupby(codes).rank(method="average").to_numpy()
-
-
-def _rank_ic(x: np.ndarray, y: np.ndarray, codes: np.ndarray, min_count: int) -> float:
-    n = np.bincount(codes).astype("float64")
-    xc = x - (np.bincount(codes, x) / n)[codes]
-    yc = y - (np.bincount(codes, y) / n)[codes]
-    sxy, sxx, syy = (np.bincount(codes, a * b) for a, b in ((xc, yc), (xc, xc), (yc, yc)))
-    denom = np.sqrt(sxx * syy)
-    ic = np.divide(sxy, denom, out=np.zeros_like(sxy), where=denom > 1e-12)
-    keep = n >= min_count
-    return float(ic[keep].mean()) if keep.any() else float("nan")
+def mean_rank_ic(score: np.ndarray, label: np.ndarray, dates: np.ndarray, min_count: int = MIN_COUNT) -> float:
+    """Mean over dates of the RankIC (``training.ic``: rows with both values, dates with at
+    least ``min_count`` of them and no constant side)."""
+    return float(rank_ic_values(score, label, dates, min_count).mean())
 
 
 class _RankICMetric:
-    """LightGBM ``feval``: mean per-date RankIC of the predictions on a fixed validation set."""
+    """LightGBM ``feval``: mean per-date RankIC of the predictions on a fixed validation set
+    (the reported RankIC's definition; 0 while every date's predictions are constant)."""
 
     def __init__(self, label: np.ndarray, dates: np.ndarray) -> None:
         self.ok = np.isfinite(label)
-        self.codes = pd.factorize(np.asarray(dates)[self.ok])[0]
-        self.label_ranks = _ranks(label[self.ok], self.codes)
+        self.codes = np.unique(np.asarray(dates)[self.ok], return_inverse=True)[1]
+        self.label_ranks = grouped_ranks(label[self.ok], self.codes)
 
     def __call__(self, pred: np.ndarray, data: lgb.Dataset) -> tuple[str, float, bool]:
-        return "rank_ic", _rank_ic(_ranks(pred[self.ok], self.codes), self.label_ranks, self.codes, 2), True
+        ic = rank_correlations(grouped_ranks(pred[self.ok], self.codes), self.label_ranks, self.codes)
+        return "rank_ic", float(np.nanmean(ic)) if np.isfinite(ic).any() else 0.0, True
 
 
 class GBM:

@@ -83,8 +83,10 @@ def test_mean_rank_ic_matches_scipy_and_skips_missing() -> None:
     s, y = rng.normal(size=60), rng.normal(size=60)
     d = np.repeat([1, 2, 3], 20)
     expected = np.mean([spearmanr(s[d == k], y[d == k])[0] for k in (1, 2, 3)])
-    assert mean_rank_ic(s, y, d) == pytest.approx(expected, abs=1e-12)
+    assert mean_rank_ic(s, y, d, min_count=2) == pytest.approx(expected, abs=1e-12)
     s2 = s.copy()
     s2[:5] = np.nan
     expected2 = np.mean([spearmanr(s[5:20], y[5:20])[0]] + [spearmanr(s[d == k], y[d == k])[0] for k in (2, 3)])
-    assert mean_rank_ic(s2, y, d) == pytest.approx(expected2, abs=1e-12)
+    assert mean_rank_ic(s2, y, d, min_count=2) == pytest.approx(expected2, abs=1e-12)
+    only_full = np.mean([spearmanr(s[d == k], y[d == k])[0] for k in (2, 3)])
+    assert mean_rank_ic(s2, y, d) == pytest.approx(only_full, abs=1e-12)  # default: 20 rows a date, the first has 15
