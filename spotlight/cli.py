@@ -40,6 +40,16 @@ def _fail(message: str, code: int = EXIT_INVALID_DATA) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _load_market(path: Path):
+    """The validated market at ``path``, or exit 1 naming what breaks the contract."""
+    from market import InvalidMarketError, MarketDataError, load_market
+
+    try:
+        return load_market(path)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command(epilog="Example: spotlight validate ../shared/markets/cn-dev-2010-2015")
 def validate(
     market_dir: Annotated[Path, typer.Argument(help="Market directory following docs/data-contract.md.")],
@@ -99,14 +109,9 @@ def summary(
     """Print a summary of a market: coverage, boards, sizes, liquidity, ST, suspensions."""
     from rich.console import Console
 
-    from market import InvalidMarketError, MarketDataError, load_market
     from spotlight.tables import market_table
 
-    try:
-        market = load_market(market_dir)
-    except (InvalidMarketError, MarketDataError) as exc:
-        raise _fail(str(exc)) from None
-    Console().print(market_table(market))
+    Console().print(market_table(_load_market(market_dir)))
 
 
 @app.command(epilog="Example: spotlight calibrate demo/market ../shared/markets/cn-dev-2010-2015")
@@ -122,15 +127,11 @@ def calibrate(
     """
     from rich.console import Console
 
-    from market import InvalidMarketError, MarketDataError, load_market
     from market.calibration import compare, stylised_facts
     from spotlight.tables import calibration_table
 
-    try:
-        sim_facts = stylised_facts(load_market(simulated))
-        real_facts = stylised_facts(load_market(real))
-    except (InvalidMarketError, MarketDataError) as exc:
-        raise _fail(str(exc)) from None
+    sim_facts = stylised_facts(_load_market(simulated))
+    real_facts = stylised_facts(_load_market(real))
     Console(width=120).print(calibration_table(compare(sim_facts, real_facts, tolerance), tolerance))
 
 
@@ -172,7 +173,6 @@ def features(
     from rich.progress import TextColumn
 
     from features import PanelError, UniverseConfig, apply_transforms, build_panel, registered, write_panel
-    from market import InvalidMarketError, MarketDataError, load_market
     from training.labels import LABELS
 
     from features.transforms import TRANSFORMS
@@ -186,10 +186,7 @@ def features(
         config = UniverseConfig(kind=universe, n=n, band=band)  # type: ignore[arg-type]
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
-    try:
-        market = load_market(data)
-    except (InvalidMarketError, MarketDataError) as exc:
-        raise _fail(str(exc)) from None
+    market = _load_market(data)
     chosen = registered()
     extra = LABELS if labels else {}
     with _progress(TextColumn("{task.description:<28}"), TextColumn("{task.completed}/{task.total}")) as bar:
@@ -268,13 +265,12 @@ def train(
     from rich.console import Console
     from rich.progress import TextColumn
 
+    from mlflow.exceptions import MlflowException
+
     from features.panel import write_panel
-    from market import InvalidMarketError, MarketDataError, load_market
     from market.fingerprint import fingerprint
     from spotlight.tables import models_markdown, models_table, years_markdown
     from training.config import ConfigError, load_config
-    from mlflow.exceptions import MlflowException
-
     from training.tracking import log_training, tracking_uri
     from training.train import train as run_training
 
@@ -282,10 +278,7 @@ def train(
         cfg = load_config(config, label=label, model=model)
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
-    try:
-        market = load_market(data)
-    except (InvalidMarketError, MarketDataError) as exc:
-        raise _fail(str(exc)) from None
+    market = _load_market(data)
     with _progress(TextColumn("{task.description:<36}"), TextColumn("{task.completed}/{task.total}")) as bar:
         task = bar.add_task("features", total=1)
 

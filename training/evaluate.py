@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.ic import MIN_COUNT, rank_ic_by_date
+from training.ic import MIN_COUNT, rank_ic_values
 
 __all__ = ["MIN_COUNT", "SUMMARY_KEYS", "Evaluation", "evaluate", "evaluate_slices", "hit_rate", "ic",
            "ic_stats", "liquidity_quintile", "long_short", "quantile_returns", "rank_ic", "top_n_returns",
@@ -53,11 +53,12 @@ def _top(frame: pd.DataFrame, n: int, score: str) -> pd.DataFrame:
 
 def rank_ic(frame: pd.DataFrame, score: str = "score", label: str = "label",
             min_count: int = MIN_COUNT) -> pd.Series:
-    """Per-date Spearman correlation of ``score`` with ``label`` (``training.ic.rank_ic_by_date``):
+    """Per-date Spearman correlation of ``score`` with ``label`` (``training.ic.rank_ic_values``):
     rows missing either are dropped; dates with fewer than ``min_count`` complete rows, or a
     constant side, give no value."""
-    rows = _scored(frame, score).assign(in_universe=True)
-    return rank_ic_by_date(rows, score, label, min_count).rename("rank_ic")
+    rows = _scored(frame, score)
+    ic = rank_ic_values(rows[score].to_numpy(), rows[label].to_numpy(), rows["date"].to_numpy(), min_count)
+    return ic.dropna().rename("rank_ic")
 
 
 def ic(frame: pd.DataFrame, score: str = "score", label: str = "label", min_count: int = MIN_COUNT) -> pd.Series:

@@ -137,6 +137,11 @@ def check_purge(folds: list[Fold], calendar: pd.DatetimeIndex, labelled: pd.Date
                                   f"{b[0]:%Y-%m-%d}; the label needs {horizon}: raise walk_forward.purge")
 
 
+def _labelled_dates(data: TrainingData, label: str) -> pd.DatetimeIndex:
+    """Dates with at least one universe member whose label is known."""
+    return pd.DatetimeIndex(np.unique(data.panel.loc[data.members & data.panel[label].notna(), "date"]))
+
+
 def _rows(data: TrainingData, dates: pd.DatetimeIndex, labelled: str | None) -> np.ndarray:
     ok = data.members & data.panel["date"].isin(dates).to_numpy()
     if labelled is not None:
@@ -163,7 +168,7 @@ def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress
                      ) -> tuple[list[Fold], pd.DataFrame, pd.DataFrame]:
     """Out-of-sample scores of every model on every test month, and one row per fold."""
     label = config.label_column
-    labelled = pd.DatetimeIndex(np.unique(data.panel.loc[data.members & data.panel[label].notna(), "date"]))
+    labelled = _labelled_dates(data, label)
     all_dates = pd.DatetimeIndex(np.unique(data.panel.loc[data.members, "date"]))
     folds = [f for f in splitter(config).folds(all_dates) if len(f.fit.intersection(labelled))]
     if not folds:
@@ -197,7 +202,7 @@ def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress
 def fit_final(data: TrainingData, config: TrainConfig) -> tuple[GBM, Fold]:
     """The model to ship: the same recipe on every labelled month-end."""
     label = config.label_column
-    labelled = pd.DatetimeIndex(np.unique(data.panel.loc[data.members & data.panel[label].notna(), "date"]))
+    labelled = _labelled_dates(data, label)
     fold = splitter(config).final(labelled)
     check_purge([fold], data.calendar, labelled)
     model = _fit_gbm(config, data, _rows(data, fold.fit, label), _rows(data, fold.valid, label))
