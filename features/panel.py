@@ -72,6 +72,7 @@ def build_panel(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     as_of: str | pd.Timestamp | None = None,
+    dates: Sequence[pd.Timestamp] | pd.DatetimeIndex | None = None,
     features: Sequence[Feature] | None = None,
     extra: Mapping[str, Column] | None = None,
     progress: Callable[[str], None] | None = None,
@@ -80,10 +81,19 @@ def build_panel(
     per feature (default: the whole registry) and one per ``extra`` column (e.g. labels,
     which live outside this package), sorted by date then symbol.
 
-    ``progress`` is called with each step's name as it starts.
+    ``dates`` (trading days of the market) replaces ``freq``/``start``/``end``/``as_of`` when
+    given. ``progress`` is called with each step's name as it starts.
     """
     chosen = list(features) if features is not None else registered()
-    dates = panel_dates(market.calendar, freq, start, end, as_of)
+    dates_given = dates is not None
+    if dates is None:
+        dates = panel_dates(market.calendar, freq, start, end, as_of)
+    else:
+        dates = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(dates))), name="date")
+        unknown = dates.difference(market.calendar)
+        if len(unknown) or not len(dates):
+            raise PanelError(f"not trading days of this market: {[f'{d:%Y-%m-%d}' for d in unknown[:5]]}"
+                             if len(unknown) else "no dates asked for")
     step = progress or (lambda name: None)
 
     step("universe")
@@ -111,7 +121,7 @@ def build_panel(
     panel = pd.DataFrame(out)
     panel["exclusion_reason"] = pd.Categorical(panel["exclusion_reason"],
                                                categories=members["exclusion_reason"].cat.categories)
-    panel.attrs.update({"freq": "as_of" if as_of is not None else freq, "universe": asdict(universe),
+    panel.attrs.update({"freq": "dates" if dates_given else "as_of" if as_of is not None else freq, "universe": asdict(universe),
                         "features": [f.name for f in chosen], "source": str(market.source)})
     return panel
 

@@ -1,4 +1,4 @@
-"""LightGBM -> ONNX, an onnxruntime scorer, and the parity gate between the two.
+"""LightGBM -> ONNX and the parity gate between the native and the converted model (export time).
 
 The model is converted with float32 inputs (onnxmltools, ``ai.onnx.ml`` TreeEnsembleRegressor):
 its split thresholds are float32, so float32 inputs route rows exactly as the thresholds
@@ -6,7 +6,8 @@ were stored. Measured on the built-in market's final model (70 trees, 48,000 row
 features): max |diff| 2.3e-6 of the score spread with float inputs, but one row mis-routed
 (1.3e-2) with double inputs, whose comparisons against float thresholds differ from
 LightGBM's. LightGBM sums trees in double and onnxruntime in float, so exact equality is
-not expected: :func:`parity` measures the difference and decides.
+not expected: :func:`parity` measures the difference and decides. Scoring lives in
+:mod:`serving.scorer`, which needs only onnxruntime.
 
 Parity gate (all must hold): max |diff| <= ``REL_TOL`` x (max - min of the native scores),
 Spearman correlation >= ``MIN_SPEARMAN``, and the same top ``top_n`` set on every date
@@ -20,14 +21,13 @@ from dataclasses import dataclass, field
 import lightgbm as lgb
 import numpy as np
 import onnx
-import onnxruntime as ort
-import pandas as pd
 from onnxmltools import convert_lightgbm
 from onnxmltools.convert.common.data_types import FloatTensorType
 from scipy.stats import spearmanr
 
+from serving.scorer import INPUT
+
 TARGET_OPSET = 15  # the newest opset onnxmltools 1.16 converts LightGBM to
-INPUT = "features"
 REL_TOL = 1e-5
 MIN_SPEARMAN = 0.99999
 
@@ -36,27 +36,10 @@ def to_onnx(booster: lgb.Booster) -> onnx.ModelProto:
     """The booster as an ONNX graph: input ``features`` float32 [N, n_features] (NaN = missing),
     output ``variable`` [N, 1]."""
     n = booster.num_feature()
-    return convert_lightgbm(booster, initial_types=[(INPUT, FloatTensorType([None, n]))],
-                            target_opset=TARGET_OPSET, zipmap=False)
-
-
-class OnnxScorer:
-    """Scores rows with an ONNX model on onnxruntime (CPU, ``threads`` intra-op threads)."""
-
-    def __init__(self, model: onnx.ModelProto | bytes, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        raw = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
-        self.session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
-        shape = self.session.get_inputs()[0].shape
-        self.n_features = int(shape[1])
-
-    def score(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
-        values = np.asarray(X, dtype=np.float32)
-        if values.ndim != 2 or values.shape[1] != self.n_features:
-            raise ValueError(f"expected rows of {self.n_features} features, got shape {values.shape}")
-        return self.session.run(None, {INPUT: values})[0].ravel().astype(np.float64)
+    model = convert_lightgbm(booster, initial_types=[(INPUT, FloatTensorType([None, n]))],
+                             target_opset=TARGET_OPSET, zipmap=False)
+    model.graph.name = "spotlight"  # the converter names the graph with a random uuid: same booster, same bytes
+    return model
 
 
 @dataclass(frozen=True)

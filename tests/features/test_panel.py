@@ -48,6 +48,11 @@ def test_restricted_builds_equal_the_full_build(sim_market: Market) -> None:
     day = full["date"].iloc[-1]
     one = build_panel(sim_market, universe=SIM_UNIVERSE, as_of=day)
     pd.testing.assert_frame_equal(one, full[full["date"] == day].reset_index(drop=True), check_exact=True)
+    some = [day, full["date"].iloc[0]]  # explicit dates, any order: the same rows, sorted
+    chosen = build_panel(sim_market, universe=SIM_UNIVERSE, dates=some)
+    pd.testing.assert_frame_equal(chosen, full[full["date"].isin(some)].reset_index(drop=True), check_exact=True)
+    with pytest.raises(PanelError, match="not trading days.*2016-01-02"):
+        build_panel(sim_market, universe=SIM_UNIVERSE, dates=[day, pd.Timestamp("2016-01-02")])
 
 
 def test_write_panel_round_trips_and_leaves_no_temporary_file(sim_market: Market, tmp_path: Path) -> None:

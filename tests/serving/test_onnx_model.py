@@ -6,7 +6,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from serving.onnx_model import OnnxScorer, parity, to_onnx
+from serving.onnx_model import parity, to_onnx
+from serving.scorer import OnnxScorer
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,7 @@ def test_the_converted_model_passes_the_gate(model_and_rows) -> None:
 def test_serialised_bytes_score_the_same(model_and_rows) -> None:
     booster, X, _, _ = model_and_rows
     model = to_onnx(booster)
+    assert model.SerializeToString() == to_onnx(booster).SerializeToString()  # deterministic conversion
     np.testing.assert_array_equal(OnnxScorer(model).score(X[:100]), OnnxScorer(model.SerializeToString()).score(X[:100]))
     with pytest.raises(ValueError, match="12 features"):
         OnnxScorer(model).score(X[:5, :3])
