@@ -1,0 +1,291 @@
+"""Export a registered model as a serving bundle: ONNX model, manifest and feature snapshot.
+
+A bundle is a directory the service loads without MLflow, LightGBM or any pickle:
+
+- ``model.onnx``: the booster converted with float32 inputs named ``features``, columns in
+  ``manifest["features"]`` order (see :mod:`serving.onnx_model`).
+- ``snapshot.parquet``: one row per listed stock per served date, sorted by (date, symbol):
+  ``date, symbol, board, industry, market_cap, in_universe, exclusion_reason,
+  median_amount_20``, the model-input features (float32; per-stock features ranked among the
+  day's universe members, NaN outside it), ``onnx_score`` (the export-time score of each
+  member; the service re-scores at load and refuses a bundle that differs) and the three
+  strongest drivers of each member's score: ``driver{k}_feature``, ``driver{k}_contribution``
+  (LightGBM ``pred_contrib`` of the native model, largest |value| first) and
+  ``driver{k}_value`` (the feature's raw, untransformed value).
+- ``manifest.json``: the model (name, version, aliases, run id), features in order with their
+  look-backs, transform, universe, label, training window, the run's out-of-sample metrics,
+  the training and the snapshot data fingerprints, served dates, the parity figures,
+  library versions, and the SHA-256 of both files.
+
+Served dates: the market's last ``months`` month-ends, where the last trading day counts as
+the end of its (possibly partial) month, so the latest day is always served. Every feature is
+point-in-time, so each served date's rows equal what a build on that day would have given.
+
+Parity gate, before anything is published: native ``Booster.predict`` against onnxruntime
+on every universe member of every out-of-sample date of the run (its test month-ends) and of
+every served date. If it fails, :class:`ExportError` says why (exit code 3) and nothing is
+written, logged or published. Otherwise the bundle is written to a temporary sibling of
+``out``, logged to the model's MLflow run under ``bundle/``, and renamed into place; an
+existing ``out`` is replaced only if it holds a bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from features.liquidity import median_amount_20
+from features.model_input import model_input
+from features.panel import build_panel
+from features.registry import REGISTRY, registered
+from features.universe import UniverseConfig
+from market import InvalidMarketError, MarketDataError, load_market
+from market.fingerprint import fingerprint
+from serving.bundle import MANIFEST, MODEL, N_DRIVERS, SCHEMA_VERSION, SNAPSHOT, sha256
+from serving.onnx_model import Parity, parity, to_onnx
+from serving.scorer import OnnxScorer
+
+LIBRARIES = ("lightgbm", "onnx", "onnxruntime", "onnxmltools", "mlflow", "numpy", "pandas", "pyarrow")
+EXIT_USAGE, EXIT_DATA, EXIT_PARITY = 2, 1, 3
+Progress = Callable[[str, int, int], None]
+
+
+class ExportError(Exception):
+    """Export refused: ``code`` 2 = a bad request (no such alias/run), 1 = the model or data
+    cannot be served, 3 = the parity gate failed."""
+
+    def __init__(self, message: str, code: int = EXIT_DATA) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Exported:
+    out: Path
+    manifest: dict
+    parity: Parity
+
+
+def resolve_version(client: MlflowClient, model_name: str, alias: str | None = None, run_id: str | None = None):
+    """The registered ModelVersion named by ``alias`` or produced by ``run_id`` (exactly one)."""
+    if (alias is None) == (run_id is None):
+        raise ExportError("give exactly one of --alias and --run-id", EXIT_USAGE)
+    try:
+        if alias is not None:
+            return client.get_model_version_by_alias(model_name, alias)
+        found = client.search_model_versions(f"name = '{model_name}' and run_id = '{run_id}'")
+    except MlflowException:
+        known = _aliases(client, model_name)
+        raise ExportError(f"model {model_name!r} has no alias {alias!r}; aliases: {known or 'none'}"
+                          + ("; promote a version first: spotlight promote VERSION" if alias == "champion" else ""),
+                          EXIT_USAGE) from None
+    if not found:
+        raise ExportError(f"run {run_id} registered no version of {model_name!r}", EXIT_USAGE)
+    return max(found, key=lambda v: int(v.version))
+
+
+def _aliases(client: MlflowClient, model_name: str) -> str:
+    try:
+        aliases = client.get_registered_model(model_name).aliases
+    except MlflowException:
+        return ""
+    return ", ".join(f"{a} -> {v}" for a, v in sorted(aliases.items()))
+
+
+def served_dates(calendar: pd.DatetimeIndex, months: int) -> pd.DatetimeIndex:
+    """The last ``months`` month-ends of ``calendar`` (its last day ends the last month)."""
+    month = calendar.year * 12 + calendar.month
+    last = np.r_[month[1:] != month[:-1], True]
+    return pd.DatetimeIndex(calendar[last][-months:], name="date")
+
+
+def top_drivers(contributions: np.ndarray, features: list[str], k: int = N_DRIVERS) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the indices and values of the ``k`` largest |contribution| features (bias
+    column excluded; ties keep feature order)."""
+    values = contributions[:, :len(features)]
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(values, order, axis=1)
+
+
+def _run_artifacts(client: MlflowClient, run_id: str, tmp: Path) -> tuple[dict, pd.DatetimeIndex]:
+    spec = json.loads(Path(client.download_artifacts(run_id, "feature_spec.json", str(tmp))).read_text())
+    oos = pd.read_parquet(client.download_artifacts(run_id, "oos_predictions.parquet", str(tmp)), columns=["date"])
+    return spec, pd.DatetimeIndex(oos["date"].unique()).sort_values()
+
+
+def _panel(market, spec: dict, dates: pd.DatetimeIndex) -> pd.DataFrame:
+    registered()
+    universe = UniverseConfig(kind=spec["universe"]["kind"], n=int(spec["universe"]["n"]),
+                              band=tuple(spec["universe"]["band"]))
+    panel = build_panel(market, universe=universe, dates=dates, features=[REGISTRY[n] for n in spec["features"]],
+                        extra={"market_cap": lambda h: h.col("market_cap"), "median_amount_20": median_amount_20})
+    info = market.securities[["symbol"]].astype({"symbol": "str"})
+    for column in ("board", "industry"):
+        info[column] = market.securities[column].astype("str") if column in market.securities else None
+    return panel.merge(info, on="symbol", how="left")
+
+
+def _snapshot(panel: pd.DataFrame, X: pd.DataFrame, features: list[str], booster: lgb.Booster,
+              onnx_scores: np.ndarray) -> pd.DataFrame:
+    members = panel["in_universe"].to_numpy(bool)
+    snap = panel[["date", "symbol", "board", "industry", "market_cap", "in_universe", "exclusion_reason",
+                  "median_amount_20"]].copy()
+    snap["exclusion_reason"] = snap["exclusion_reason"].astype("str").where(~members, None)
+    model_x = X.to_numpy(np.float64)
+    model_x[~members] = np.nan
+    for j, name in enumerate(features):
+        snap[name] = model_x[:, j].astype(np.float32)
+    snap["onnx_score"] = np.where(members, onnx_scores, np.nan)
+    contributions = booster.predict(X.to_numpy(np.float64)[members], pred_contrib=True)
+    order, values = top_drivers(contributions, features)
+    raw = panel[features].to_numpy(np.float64)[members]
+    names = np.asarray(features, dtype=object)
+    for k in range(N_DRIVERS):
+        feature, contribution, value = (np.full(len(snap), None, dtype=object), np.full(len(snap), np.nan),
+                                        np.full(len(snap), np.nan))
+        feature[members] = names[order[:, k]]
+        contribution[members] = values[:, k]
+        value[members] = np.take_along_axis(raw, order[:, [k]], axis=1).ravel()
+        snap[f"driver{k + 1}_feature"], snap[f"driver{k + 1}_contribution"] = feature, contribution
+        snap[f"driver{k + 1}_value"] = value
+    return snap.reset_index(drop=True)
+
+
+def _libraries() -> dict[str, str]:
+    return {name: package_version(name) for name in LIBRARIES}
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move ``tmp`` to ``out``; an existing ``out`` must be a bundle (or empty) and is replaced."""
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
+            raise ExportError(f"{out} exists and is not a bundle; choose another --out", EXIT_USAGE)
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias: str | None = None,
+                  run_id: str | None = None, data: str | Path | None = None, months: int = 12,
+                  progress: Progress | None = None) -> Exported:
+    """Export ``model_name`` at ``alias`` (or the version ``run_id`` registered) to ``out``."""
+    if months < 1:
+        raise ExportError(f"--months must be >= 1, got {months}", EXIT_USAGE)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
+        raise ExportError(f"{out} exists and is not a bundle; choose another --out", EXIT_USAGE)
+    steps = ["model", "market", "features", "parity", "snapshot", "mlflow", "publish"]
+    tick = progress or (lambda s, d, t: None)
+    say = lambda name: tick(name, steps.index(name), len(steps))  # noqa: E731
+
+    say("model")
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    mv = resolve_version(client, model_name, alias, run_id)
+    run = client.get_run(mv.run_id)
+    with tempfile.TemporaryDirectory() as scratch:
+        spec, oos_dates = _run_artifacts(client, mv.run_id, Path(scratch))
+    booster: lgb.Booster = mlflow.lightgbm.load_model(f"models:/{model_name}/{mv.version}")
+    features = list(spec["features"])
+    if booster.feature_name() != features:
+        raise ExportError(f"version {mv.version}'s booster features {booster.feature_name()[:5]}... differ from "
+                          f"its feature_spec.json {features[:5]}...")
+
+    say("market")
+    source = Path(data) if data is not None else Path(run.data.tags.get("data.source", ""))
+    if not source.is_dir():
+        raise ExportError(f"the market {str(source)!r} is not here; pass --data DIR", EXIT_USAGE)
+    try:
+        market = load_market(source)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise ExportError(str(exc)) from None
+    served = served_dates(market.calendar, months)
+    check_dates = oos_dates[oos_dates.isin(market.calendar)].union(served)
+
+    say("features")
+    panel = _panel(market, spec, check_dates)
+    X = model_input(panel, features, spec["transform"])
+
+    say("parity")
+    onnx_model = to_onnx(booster)
+    raw_model = onnx_model.SerializeToString()
+    members = panel["in_universe"].to_numpy(bool)
+    if not members.any():
+        raise ExportError(f"no universe members on the served dates {served[0]:%Y-%m-%d}..{served[-1]:%Y-%m-%d}")
+    native = booster.predict(X.to_numpy(np.float64)[members])
+    onnx_scores = np.full(len(panel), np.nan)
+    onnx_scores[members] = OnnxScorer(raw_model).score(X.to_numpy(np.float64)[members])
+    report = parity(native, onnx_scores[members], panel["date"].to_numpy()[members],
+                    panel["symbol"].to_numpy()[members])
+    if not report.passed:
+        raise ExportError("parity gate failed, nothing published: " + "; ".join(report.reasons), EXIT_PARITY)
+
+    say("snapshot")
+    serve = panel["date"].isin(served).to_numpy()
+    snap = _snapshot(panel[serve], X[serve], features, booster, onnx_scores[serve])
+    fp = fingerprint(market)
+    tags = run.data.tags
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "model": {"name": model_name, "version": str(mv.version), "aliases": sorted(mv.aliases),
+                  "run_id": mv.run_id, "experiment_id": run.info.experiment_id, "exported_as": alias or "run"},
+        "features": features,
+        "lookback": {n: int(spec["lookback"][n]) for n in features},
+        "transform": spec["transform"],
+        "universe": spec["universe"],
+        "label": spec["label"],
+        "objective": spec.get("model", "regressor"),
+        "train_window": {"start": spec["train_start"], "end": spec["train_end"]},
+        "best_iteration": spec.get("best_iteration"),
+        "metrics": {k: v for k, v in sorted(run.data.metrics.items()) if "/" not in k},
+        "training_data": {"hash": tags.get("data.hash"), "start": tags.get("data.start"),
+                          "end": tags.get("data.end"), "stocks": tags.get("data.stocks")},
+        "snapshot_data": fp | {"source": str(source)},
+        "dates": [f"{d:%Y-%m-%d}" for d in served],
+        "parity": {"rows": report.rows, "dates": report.dates, "max_abs_diff": report.max_abs_diff,
+                   "rel_diff": report.rel_diff, "spearman": report.spearman,
+                   "top_n_mismatched_dates": report.top_n_mismatched_dates},
+        "libraries": _libraries(),
+        "exported_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+    }
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide the bundle from a service running as another user
+    try:
+        (tmp / MODEL).write_bytes(raw_model)
+        snap.to_parquet(tmp / SNAPSHOT, index=False)
+        manifest["files"] = {MODEL: sha256(tmp / MODEL), SNAPSHOT: sha256(tmp / SNAPSHOT)}
+        manifest["bundle_id"] = hashlib.sha256(
+            (manifest["files"][MODEL] + manifest["files"][SNAPSHOT]).encode()).hexdigest()[:16]
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        for path in tmp.iterdir():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+        say("mlflow")
+        try:
+            client.log_artifacts(mv.run_id, str(tmp), "bundle")
+        except MlflowException as exc:
+            raise ExportError(f"MLflow at {tracking_uri}: {exc.message} (nothing was published)") from None
+        say("publish")
+        _replace_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Exported(out, manifest, report)

@@ -1,0 +1,76 @@
+"""A small market, a model trained and registered in a throwaway MLflow store, and its bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SMALL = """
+[universe]
+n = 100
+[walk_forward]
+min_train = 18
+valid = 6
+[lightgbm]
+min_data_in_leaf = 40
+num_leaves = 7
+learning_rate = 0.1
+max_rounds = 200
+early_stopping = 20
+num_threads = 1
+[evaluation]
+top_n = 20
+"""
+
+
+@pytest.fixture(scope="session")
+def serving_market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """450 stocks over 4 years, every planted effect on."""
+    from market.simulate import SimulationConfig, simulate_market, write_market
+
+    root = tmp_path_factory.mktemp("serving-sim") / "market"
+    return write_market(simulate_market(SimulationConfig(n_stocks=450, years=4, seed=7)), root)
+
+
+@pytest.fixture(scope="session")
+def serving_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from training.tracking import default_uri
+
+    return default_uri(tmp_path_factory.mktemp("serving-mlruns"))
+
+
+@pytest.fixture(scope="session")
+def logged_model(serving_market_dir: Path, serving_store: str, tmp_path_factory: pytest.TempPathFactory):
+    """The final model of a walk-forward run, registered with alias candidate."""
+    from market.fingerprint import fingerprint
+    from market.load import load_market
+    from training.config import load_config
+    from training.tracking import log_training
+    from training.train import train
+
+    path = tmp_path_factory.mktemp("serving-config") / "small.toml"
+    path.write_text(SMALL)
+    market = load_market(serving_market_dir)
+    result = train(market, load_config(path))
+    return log_training(result, fingerprint(market), uri=serving_store)
+
+
+@pytest.fixture(scope="session")
+def exported(logged_model, serving_store: str, tmp_path_factory: pytest.TempPathFactory):
+    from serving.export import export_bundle
+
+    out = tmp_path_factory.mktemp("serving-bundle") / "bundle"
+    return export_bundle(out, tracking_uri=serving_store, model_name=logged_model.model_name, alias="candidate")
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(exported) -> Path:
+    return exported.out
+
+
+@pytest.fixture(scope="session")
+def bundle(bundle_dir: Path):
+    from serving.bundle import Bundle
+
+    return Bundle.load(bundle_dir)
