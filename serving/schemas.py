@@ -1,0 +1,118 @@
+"""Request and response bodies of the ranking service, validated at the edge.
+
+Requests forbid unknown fields and coerce nothing: a string is not a number, a float is not
+an integer, ``true`` is not a number. BentoML answers a body that breaks these rules with
+HTTP 400 and pydantic's error list (``detail[].loc`` is the field path).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+FeatureValue = Annotated[float, Strict()] | None
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class UniverseFilter(_Request):
+    """Narrows the model's universe: the ``smallest_n`` members by market cap, or the members
+    whose market cap lies in ``cap_band`` = [low, high] (currency). Give exactly one."""
+
+    smallest_n: Annotated[Int, Field(ge=1)] | None = None
+    cap_band: tuple[Annotated[Float, Field(ge=0)], Annotated[Float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> UniverseFilter:
+        if (self.smallest_n is None) == (self.cap_band is None):
+            raise ValueError("give exactly one of smallest_n and cap_band")
+        if self.cap_band is not None and not self.cap_band[0] < self.cap_band[1]:
+            raise ValueError(f"cap_band must be [low, high] with low < high, got {list(self.cap_band)}")
+        return self
+
+
+class Exclude(_Request):
+    boards: list[str] = Field(default_factory=list, max_length=100)
+    symbols: list[str] = Field(default_factory=list, max_length=10_000)
+
+
+class RankRequest(_Request):
+    as_of: dt.date | None = Field(None, description="A served date (GET /model lists them); default: the latest.")
+    top_n: Annotated[Int, Field(ge=1, le=10_000)] = 50
+    universe: UniverseFilter | None = None
+    exclude: Exclude | None = None
+    include_excluded: Annotated[bool, Strict()] = Field(
+        False, description="Also list every excluded stock of the date after the ranked ones, with its reason.")
+    # ge, not gt: BentoML writes OpenAPI 3.0.2, where pydantic's numeric exclusiveMinimum is invalid
+    participation_cap: Annotated[Float, Field(ge=1e-6, le=1)] = Field(
+        0.1, description="Share of the 20-day median traded amount one may trade per day.")
+    days: Annotated[Int, Field(ge=1, le=250)] = Field(1, description="Trading days to build or exit a position.")
+
+
+class Driver(BaseModel):
+    feature: str
+    contribution: float = Field(description="LightGBM pred_contrib of the feature to this score.")
+    value: float | None = Field(description="The feature's raw (untransformed) value.")
+
+
+class Liquidity(BaseModel):
+    median_amount_20: float | None
+    max_position: float | None = Field(
+        description="participation_cap x median_amount_20 x days: the largest position (currency) that can "
+                    "be built or exited within the cap.")
+
+
+class RankedStock(BaseModel):
+    symbol: str
+    score: float | None
+    rank: int | None = Field(description="1 = highest score among the (filtered) universe; null if excluded.")
+    percentile: float | None = Field(description="100 for the top, 0 for the bottom of the filtered universe.")
+    in_universe: bool
+    exclusion_reason: str | None
+    board: str | None
+    industry: str | None
+    market_cap: float | None
+    drivers: list[Driver]
+    liquidity: Liquidity
+
+
+class RankResponse(BaseModel):
+    as_of: dt.date
+    model_name: str
+    model_version: str
+    bundle_id: str
+    universe_size: int = Field(description="Members of the filtered universe on as_of.")
+    stocks: list[RankedStock]
+
+
+class ScoreRow(BaseModel):
+    """``symbol`` plus one field per model feature (GET /model lists them, in the model's
+    input space: per-stock features ranked in [0, 1] among the day's universe, segment gauges
+    raw). ``null`` or NaN marks a missing value, which the model routes as in training."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    __pydantic_extra__: dict[str, FeatureValue] = Field(init=False)
+    symbol: Annotated[str, Strict()]
+
+
+class ScoreRequest(_Request):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=True)
+    rows: list[ScoreRow]
+
+
+class Score(BaseModel):
+    symbol: str
+    score: float
+
+
+class ScoreResponse(BaseModel):
+    model_name: str
+    model_version: str
+    bundle_id: str
+    scores: list[Score]

@@ -1,0 +1,126 @@
+"""The ranking service (BentoML 1.4): ``POST /rank``, ``POST /score``, ``GET /model``.
+
+Run it with ``spotlight serve`` (or ``bentoml serve serving.service:Spotlight``). Settings come
+from the environment, read when the service starts:
+
+- ``SPOTLIGHT_BUNDLE``: the bundle directory (default ``bundle``), loaded once: verified,
+  scored by ONNX and indexed by date, so ``/rank`` only filters and slices;
+- ``SPOTLIGHT_MAX_ROWS``: the most rows ``/score`` takes per request (default 10000);
+- ``SPOTLIGHT_API_TOKEN``: when set, every endpoint but ``/livez``, ``/readyz`` and
+  ``/healthz`` needs ``Authorization: Bearer <token>`` (401 otherwise).
+
+Status codes, each error a JSON body ``{"error": message, "detail": [{"loc", "msg", "type"}]}``:
+400 the body breaks the schema (BentoML's pydantic validation; ``loc`` is the field path),
+401 no or a wrong token, 415 a POST body that is not JSON, 404 ``as_of`` is not a served date (the message lists them), 413
+more ``/score`` rows than the maximum, 422 a well-formed request this bundle cannot answer
+(an unknown or missing feature, ``smallest_n`` beyond the model's universe).
+The service imports no training code, MLflow or LightGBM, and reads no pickle.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from importlib.metadata import version
+from typing import Any
+
+import bentoml
+from fastapi import FastAPI
+from pydantic import BaseModel
+from starlette.responses import JSONResponse, Response
+
+from serving.edge import BearerAuth, JsonOnly
+from serving.bentoml_patches import cancel_timeout_timers
+from serving.bundle import Bundle
+from serving.ranking import RequestError
+from serving.ranking import rank as rank_bundle
+from serving.ranking import score as score_bundle
+from serving.schemas import RankRequest, RankResponse, ScoreRequest, ScoreResponse
+
+BUNDLE_ENV, MAX_ROWS_ENV = "SPOTLIGHT_BUNDLE", "SPOTLIGHT_MAX_ROWS"
+DEFAULT_MAX_ROWS = 10_000
+
+web = FastAPI(title="Spotlight model", openapi_url=None, docs_url=None, redoc_url=None)
+
+
+class ModelSummary(BaseModel):
+    """What is being served: the model, its features and data, and how it was checked."""
+
+    model: dict[str, Any]
+    bundle_id: str
+    exported_at: str
+    features: list[dict[str, Any]]
+    transform: str
+    universe: dict[str, Any]
+    label: str
+    train_window: dict[str, str]
+    metrics: dict[str, float]
+    dates: list[str]
+    training_data: dict[str, Any]
+    snapshot_data: dict[str, Any]
+    parity: dict[str, Any]
+    libraries: dict[str, str]
+    runtime: dict[str, Any]
+
+
+def _error(exc: RequestError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+def _json(body: dict[str, Any]) -> Response:
+    """The body as JSON, skipping pydantic's re-validation of our own output (tests check the
+    bodies against the response models)."""
+    return Response(json.dumps(body, allow_nan=False, separators=(",", ":")), media_type="application/json")
+
+
+def summary(bundle: Bundle, max_rows: int) -> dict[str, Any]:
+    m, raw = bundle.manifest, bundle.raw_manifest
+    return {"model": m.model.model_dump(), "bundle_id": m.bundle_id, "exported_at": m.exported_at,
+            "features": [{"name": n, "lookback": m.lookback.get(n)} for n in m.features],
+            "transform": m.transform, "universe": m.universe, "label": m.label, "train_window": m.train_window,
+            "metrics": raw.get("metrics", {}), "dates": [str(d) for d in bundle.dates],
+            "training_data": raw.get("training_data", {}), "snapshot_data": raw.get("snapshot_data", {}),
+            "parity": raw.get("parity", {}), "libraries": raw.get("libraries", {}),
+            "runtime": {"onnxruntime": version("onnxruntime"), "bentoml": version("bentoml"),
+                        "bundle_path": str(bundle.path), "load_seconds": round(bundle.load_seconds, 3),
+                        "max_rows": max_rows}}
+
+
+@bentoml.service(name="spotlight", traffic={"timeout": 30})
+@bentoml.asgi_app(web, path="/")
+class Spotlight:
+    """Ranks the micro-cap universe from one exported bundle."""
+
+    def __init__(self) -> None:
+        self.bundle = Bundle.load(os.environ.get(BUNDLE_ENV, "bundle"))
+        self.max_rows = int(os.environ.get(MAX_ROWS_ENV, DEFAULT_MAX_ROWS))
+        cancel_timeout_timers()
+        gc.collect()
+        gc.freeze()  # the bundle and the libraries are long-lived: keep them out of every later GC pass
+
+    @bentoml.api(route="/rank", input_spec=RankRequest)
+    async def rank(self, **request: Any) -> RankResponse:
+        """Rank the universe on ``as_of`` (default: the latest served date): the top ``top_n``
+        with score, rank, percentile, the three strongest drivers and liquidity."""
+        try:
+            return _json(rank_bundle(self.bundle, RankRequest.model_validate(request)))
+        except RequestError as exc:
+            return _error(exc)
+
+    @bentoml.api(route="/score", input_spec=ScoreRequest)
+    def score(self, **request: Any) -> ScoreResponse:
+        """Score rows of model-input features (names from GET /model) with the ONNX model."""
+        try:
+            return _json(score_bundle(self.bundle, ScoreRequest.model_validate(request), self.max_rows))
+        except RequestError as exc:
+            return _error(exc)
+
+    @web.get("/model", response_model=ModelSummary)
+    def model(self) -> dict[str, Any]:
+        """The served model: version, run, features, training window, metrics, dates, parity."""
+        return summary(self.bundle, self.max_rows)
+
+
+Spotlight.add_asgi_middleware(JsonOnly)
+Spotlight.add_asgi_middleware(BearerAuth)

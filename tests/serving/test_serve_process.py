@@ -1,0 +1,124 @@
+"""A real ``spotlight serve`` (``bentoml serve`` underneath) on a free localhost port, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+TOKEN = "test-token-123"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url: str, body: dict | None = None, token: str | None = TOKEN, method: str | None = None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method or ("POST" if body is not None else "GET"))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def wait_ready(url: str, process: subprocess.Popen, log: Path, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"not ready in {seconds}s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    for child in psutil.Process(process.pid).children(recursive=True):
+        child.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = os.environ | {"SPOTLIGHT_API_TOKEN": TOKEN, "BENTOML_HOME": str(log.parent / "bentoml"),
+                        "SPOTLIGHT_MAX_ROWS": "100"}
+    spotlight = Path(sys.executable).with_name("spotlight")
+    with open(log, "wb") as out:
+        process = subprocess.Popen([str(spotlight), "serve", "--bundle", str(bundle_dir), "--port", str(port)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log)
+        yield url, port, process
+    finally:
+        stop(process)
+
+
+def test_rank_score_and_model_over_http(server, bundle) -> None:
+    url, _, _ = server
+    status, body = call(f"{url}/rank", {"top_n": 20})
+    assert status == 200 and len(body["stocks"]) == 20 and body["model_version"] == bundle.manifest.model.version
+    assert body["stocks"][0]["drivers"] and body["stocks"][0]["liquidity"]["max_position"] > 0
+    row = {"symbol": "X", **{f: 0.25 for f in bundle.manifest.features}}
+    status, scored = call(f"{url}/score", {"rows": [row] * 100})
+    assert status == 200 and len(scored["scores"]) == 100
+    status, error = call(f"{url}/score", {"rows": [row] * 101})
+    assert status == 413
+    status, model = call(f"{url}/model")
+    assert status == 200 and model["bundle_id"] == bundle.manifest.bundle_id
+    status, error = call(f"{url}/rank", {"as_of": "1990-01-31"})
+    assert status == 404 and "serves 12 dates" in error["error"]
+
+
+def test_the_token_is_required_everywhere_but_health(server) -> None:
+    url, _, _ = server
+    assert call(f"{url}/rank", {}, token=None)[0] == 401
+    assert call(f"{url}/model", token="wrong")[0] == 401
+    assert call(f"{url}/docs.json", token=None)[0] == 401
+    for path in ("/livez", "/readyz"):
+        with urllib.request.urlopen(f"{url}{path}", timeout=5) as r:
+            assert r.status == 200
+
+
+def test_it_listens_on_loopback_only(server) -> None:
+    _, port, process = server
+    family = {p.pid for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]}
+    listening = [c.laddr.ip for c in psutil.net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == port and (c.pid is None or c.pid in family)]
+    assert listening and set(listening) == {"127.0.0.1"}
+
+
+def test_a_bad_bundle_exits_1_naming_the_file(tmp_path: Path) -> None:
+    spotlight = Path(sys.executable).with_name("spotlight")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "manifest.json").write_text("{}")
+    r = subprocess.run([str(spotlight), "serve", "--bundle", str(tmp_path / "b")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "model.onnx is missing" in r.stderr

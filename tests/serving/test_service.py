@@ -1,0 +1,158 @@
+"""The BentoML service: the class called directly, its ASGI app over a test client (every kind
+of bad request, the bearer token), and a property-based fuzz of its OpenAPI spec."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from serving.bundle import Bundle
+from serving.schemas import RankResponse, ScoreResponse
+
+
+@pytest.fixture(scope="module")
+def env(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPOTLIGHT_BUNDLE", str(bundle_dir))
+        mp.setenv("BENTOML_HOME", str(tmp_path_factory.mktemp("bentoml")))
+        mp.setenv("BENTOML_DO_NOT_TRACK", "True")
+        mp.delenv("SPOTLIGHT_API_TOKEN", raising=False)
+        mp.setenv("SPOTLIGHT_MAX_ROWS", "50")
+        yield mp
+
+
+@pytest.fixture(scope="module")
+def client(env: pytest.MonkeyPatch):
+    """One ASGI app per process: BentoML registers its Prometheus metrics once."""
+    from serving.service import Spotlight
+
+    with TestClient(Spotlight.to_asgi(), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _score_row(bundle: Bundle) -> dict:
+    return {"symbol": "X", **{f: 0.5 for f in bundle.manifest.features}}
+
+
+def test_the_class_called_directly(env: pytest.MonkeyPatch, bundle: Bundle) -> None:
+    from serving.service import Spotlight
+
+    svc = Spotlight()
+    response = asyncio.run(svc.rank(top_n=3))
+    body = RankResponse.model_validate_json(response.body)
+    assert [s.symbol for s in body.stocks] == list(bundle.books[bundle.dates[-1]].m_symbol[:3])
+    scored = ScoreResponse.model_validate_json(svc.score(rows=[_score_row(bundle)]).body)
+    assert len(scored.scores) == 1 and math.isfinite(scored.scores[0].score)
+    missing = asyncio.run(svc.rank(as_of=bundle.dates[0].replace(day=1)))
+    assert missing.status_code == 404
+    assert svc.model()["model"]["version"] == bundle.manifest.model.version
+
+
+def test_rank_score_and_model_over_asgi(client: TestClient, bundle: Bundle) -> None:
+    r = client.post("/rank", json={"top_n": 5, "as_of": str(bundle.dates[-2])})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = RankResponse.model_validate(r.json())
+    assert str(body.as_of) == str(bundle.dates[-2]) and len(body.stocks) == 5
+    r = client.post("/score", json={"rows": [_score_row(bundle)] * 3})
+    assert r.status_code == 200 and len(ScoreResponse.model_validate(r.json()).scores) == 3
+    m = client.get("/model").json()
+    assert m["model"]["name"] == "spotlight-microcap" and m["bundle_id"] == bundle.manifest.bundle_id
+    assert [f["name"] for f in m["features"]] == bundle.manifest.features
+    assert m["dates"] == [str(d) for d in bundle.dates] and m["parity"]["top_n_mismatched_dates"] == 0
+    assert m["runtime"]["max_rows"] == 50
+    for path in ("/livez", "/readyz", "/healthz"):
+        assert client.get(path).status_code == 200
+    spec = client.get("/docs.json").json()
+    assert {"/rank", "/score", "/model"} <= set(spec["paths"])
+
+
+@pytest.mark.parametrize("path, body, status, where", [
+    ("/rank", b'{"top_n": ', 400, "json_invalid"),
+    ("/rank", {"top_n": "5"}, 400, "top_n"),
+    ("/rank", {"top_n": 0}, 400, "top_n"),
+    ("/rank", {"topn": 5}, 400, "topn"),
+    ("/rank", {"universe": {"smallest_n": 5, "cap_band": [1, 2]}}, 400, "exactly one"),
+    ("/rank", {"exclude": {"boards": "main"}}, 400, "boards"),
+    ("/rank", [1, 2], 400, "model_type"),
+    ("/rank", {"as_of": "1999-12-31"}, 404, "as_of"),
+    ("/rank", {"as_of": "not a date"}, 400, "as_of"),
+    ("/rank", {"universe": {"smallest_n": 500}}, 422, "smallest_n"),
+    ("/score", {"rows": [{"symbol": "X", "nope": 1.0}]}, 422, "nope"),
+    ("/score", {"rows": [{"symbol": "X"}]}, 422, "missing feature"),
+    ("/score", {"rows": "x"}, 400, "rows"),
+    ("/score", {}, 400, "rows"),
+])
+def test_bad_requests_get_4xx_with_the_field_at_fault(client: TestClient, path: str, body, status: int,
+                                                      where: str) -> None:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    r = client.post(path, content=content, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    payload = r.json()
+    assert set(payload) >= {"error", "detail"} and "Traceback" not in r.text
+    assert where in json.dumps(payload)
+
+
+def test_too_many_rows_is_413_and_a_non_json_body_is_415(client: TestClient, bundle: Bundle) -> None:
+    r = client.post("/score", json={"rows": [_score_row(bundle)] * 51})
+    assert r.status_code == 413 and "at most 50" in r.json()["error"]
+    r = client.post("/rank", content=b"top_n=5", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415 and r.json()["detail"][0]["loc"] == ["header", "Content-Type"]
+    r = client.post("/rank", content=b"--x--", headers={"content-type": "multipart/form-data"})
+    assert r.status_code == 415
+    r = client.get("/rank")
+    assert r.status_code == 405
+
+
+def test_the_token_check_lets_only_health_through_without_it() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from serving.edge import BearerAuth
+
+    ok = Starlette(routes=[Route(p, lambda r: PlainTextResponse("ok")) for p in ("/rank", "/livez", "/readyz")])
+    with TestClient(BearerAuth(ok, token="s3cret")) as c:
+        assert c.get("/rank").status_code == 401
+        assert c.get("/rank", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/rank", headers={"Authorization": "s3cret"}).status_code == 401
+        r = c.get("/rank", headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 200 and r.text == "ok"
+        assert c.get("/livez").status_code == 200 and c.get("/readyz").status_code == 200
+    with TestClient(BearerAuth(ok, token="")) as c:  # no token configured: no check
+        assert c.get("/rank").status_code == 200
+
+
+def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: pytest.MonkeyPatch) -> None:
+    """Schemathesis generates valid and invalid bodies for /rank, /score and /model from the
+    service's own OpenAPI spec; every answer must be below 500 and a 200 must match the schema."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance
+
+    raw = client.get("/docs.json").json()
+    schema = schemathesis.openapi.from_dict(raw).include(path_regex="^/(rank|score|model)$")
+    schema.app = client.app
+    failures, seen = [], set()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        def run(case) -> None:
+            response = case.call()
+            seen.add((operation.path, response.status_code // 100))
+            if response.status_code >= 500:
+                failures.append((operation.label, response.status_code, case.body))
+            case.validate_response(response, checks=[not_a_server_error])
+            if response.status_code == 200 and operation.path != "/model":
+                case.validate_response(response, checks=[response_schema_conformance])
+
+        run()
+    assert not failures
+    assert {("/rank", 2), ("/rank", 4), ("/score", 2), ("/score", 4), ("/model", 2)} <= seen  # both kinds exercised
