@@ -333,3 +333,78 @@ def promote(
     except LookupError as exc:
         raise _fail(str(exc).strip("'\""), 2) from None
     typer.echo(f"{name}: champion -> version {version} (was {previous or 'unset'})")
+
+
+@app.command(epilog="Example: spotlight export --alias champion --out bundle")
+def export(
+    out: Annotated[Path, typer.Option(help="Bundle directory to publish (an existing bundle there is replaced).")],
+    alias: Annotated[str | None, typer.Option(help="Registered-model alias to export (default: champion).")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Export the version this MLflow run registered instead.")] = None,
+    data: Annotated[Path | None, typer.Option(
+        help="Market to build the feature snapshot from (default: the run's own market).")] = None,
+    months: Annotated[int, typer.Option(min=1, max=240, help="Month-ends to serve, the latest last.")] = 12,
+    model: Annotated[str | None, typer.Option(help="Registered model name (default: the config's).")] = None,
+) -> None:
+    """Convert a registered model to ONNX and publish a serving bundle after the parity gate.
+
+    Writes model.onnx, manifest.json and snapshot.parquet (features, scores' drivers and
+    liquidity of every listed stock on the served dates), logs them to the model's MLflow run
+    under bundle/, then moves the bundle into place. Exit 2: no such alias or run, or a bad
+    --out; 1: the model or market cannot be served; 3: ONNX and LightGBM disagree (parity
+    gate). Nothing is published on any of these.
+    """
+    from rich.progress import TextColumn
+
+    from serving.export import ExportError, export_bundle
+    from training.config import load_config
+    from training.tracking import tracking_uri
+
+    name = model or load_config().registered_model
+    if alias is None and run_id is None:
+        alias = "champion"
+    with _progress(TextColumn("{task.description:<12}"), TextColumn("{task.completed}/{task.total}")) as bar:
+        task = bar.add_task("model", total=1)
+        try:
+            done = export_bundle(out, tracking_uri=tracking_uri(), model_name=name, alias=alias, run_id=run_id,
+                                 data=data, months=months,
+                                 progress=lambda s, d, t: bar.update(task, description=s, completed=d, total=t))
+        except ExportError as exc:
+            raise _fail(str(exc), exc.code) from None
+    m, p = done.manifest, done.parity
+    typer.echo(f"parity over {p.rows} rows on {p.dates} dates: max |diff| {p.max_abs_diff:.3g} "
+               f"({p.rel_diff:.3g} of the score spread), Spearman {p.spearman:.10f}, "
+               f"top-50 mismatched dates {p.top_n_mismatched_dates}: passed")
+    typer.echo(f"exported {m['model']['name']} version {m['model']['version']} (run {m['model']['run_id']}) to "
+               f"{out}: {len(m['features'])} features, {len(m['dates'])} dates {m['dates'][0]}..{m['dates'][-1]}, "
+               f"bundle {m['bundle_id']}")
+    typer.echo(f"serve it: spotlight serve --bundle {out}")
+
+
+@app.command(epilog="Example: spotlight serve --bundle bundle --port 3000")
+def serve(
+    bundle: Annotated[Path, typer.Option(help="Bundle directory written by spotlight export.")] = Path("bundle"),
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 3000,
+) -> None:
+    """Run the ranking service (BentoML): POST /rank, POST /score, GET /model.
+
+    The bundle is checked first (exit 1 naming the file at fault). Set SPOTLIGHT_API_TOKEN to
+    require 'Authorization: Bearer <token>' on every endpoint but /livez, /readyz and /healthz;
+    SPOTLIGHT_MAX_ROWS caps the rows of one /score request (default 10000). API docs at
+    http://HOST:PORT/ and the OpenAPI spec at /docs.json.
+    """
+    import os
+
+    from serving.bundle import Bundle, BundleError
+
+    try:
+        loaded = Bundle.load(bundle)
+    except BundleError as exc:
+        raise _fail(str(exc)) from None
+    m = loaded.manifest
+    typer.echo(f"serving {m.model.name} version {m.model.version} (bundle {m.bundle_id}, {len(loaded.dates)} dates "
+               f"{loaded.dates[0]}..{loaded.dates[-1]}) on http://{host}:{port}", err=True)
+    env = os.environ | {"SPOTLIGHT_BUNDLE": str(bundle.resolve())}
+    env.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    args = [sys.executable, "-m", "bentoml", "serve", "serving.service:Spotlight", "--host", host, "--port", str(port)]
+    os.execvpe(sys.executable, args, env)

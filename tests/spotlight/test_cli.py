@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from spotlight.cli import app
 from tests.conftest import tiny_tables, write_tables
 
-COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic", "train", "promote"]
+COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic", "train", "promote", "export", "serve"]
 runner = CliRunner()
 
 
@@ -182,6 +182,26 @@ def test_train_logs_a_run_registers_a_candidate_and_writes_predictions(small_sim
     assert bad.exit_code == 2 and "no version 7" in bad.output
     good = runner.invoke(app, ["promote", "1"])
     assert good.exit_code == 0 and "champion -> version 1 (was unset)" in good.output
+
+    bundle = tmp_path / "bundle"
+    exported = runner.invoke(app, ["export", "--out", str(bundle), "--months", "3"])  # champion by default
+    assert exported.exit_code == 0, exported.output
+    assert "parity over" in exported.output and "passed" in exported.output and "3 dates" in exported.output
+    assert sorted(p.name for p in bundle.iterdir()) == ["manifest.json", "model.onnx", "snapshot.parquet"]
+    for args, message in ((["--alias", "nope"], "no alias 'nope'"), (["--run-id", "f" * 32], "registered no version")):
+        refused = runner.invoke(app, ["export", "--out", str(tmp_path / "other"), *args])
+        assert refused.exit_code == 2 and message in refused.output
+    assert not (tmp_path / "other").exists()
+
+    import lightgbm as lgb
+
+    from serving import export as export_module
+
+    real = export_module.to_onnx
+    monkeypatch.setattr(export_module, "to_onnx", lambda b: real(lgb.Booster(
+        model_str=b.model_to_string(num_iteration=max(1, b.current_iteration() // 2)))))
+    failed = runner.invoke(app, ["export", "--out", str(tmp_path / "gated")])
+    assert failed.exit_code == 3 and "parity gate failed" in failed.output and not (tmp_path / "gated").exists()
 
 
 def test_train_refuses_bad_config_and_bad_data_before_logging(small_sim_dir: Path, tmp_path: Path,
