@@ -1,16 +1,35 @@
-# PLACEHOLDER -- the real image (slim base, non-root user, pinned serving dependencies,
-# an ONNX bundle copied in, EXPOSE, HEALTHCHECK, BentoML service) arrives with the serving
-# issue. Until then this image only carries the CLI, so `docker build` already works.
+# The Spotlight ranking service: pinned serving dependencies only (serving/requirements.txt,
+# no MLflow, LightGBM or training code), the serving package and one exported bundle.
+#
+#   spotlight export --alias champion --out bundle
+#   docker build -t spotlight-serving .
+#   docker run --rm -p 3000:3000 -e SPOTLIGHT_API_TOKEN=change-me spotlight-serving
+#
+# Inside the container the service binds 0.0.0.0 (the published port decides who reaches it);
+# `spotlight serve` outside Docker binds 127.0.0.1. tests/test_dockerfile.py runs this CMD and
+# HEALTHCHECK outside Docker, with the same environment and only these dependencies.
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 spotlight
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app \
+    BENTOML_HOME=/tmp/bentoml \
+    BENTOML_DO_NOT_TRACK=True \
+    SPOTLIGHT_BUNDLE=/app/bundle \
+    BENTOML_HOST=0.0.0.0 \
+    BENTOML_PORT=3000
+
 WORKDIR /app
-COPY pyproject.toml constraints.txt README.md ./
-COPY market ./market
-COPY features ./features
-COPY training ./training
-COPY serving ./serving
-COPY spotlight ./spotlight
-RUN pip install --no-cache-dir -c constraints.txt .
-USER spotlight
-ENTRYPOINT ["spotlight"]
-CMD ["--help"]
+COPY serving/requirements.txt /app/requirements.txt
+RUN pip install --no-cache-dir --requirement /app/requirements.txt \
+    && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin spotlight
+COPY serving /app/serving
+COPY bundle /app/bundle
+
+USER 10001
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:' + os.environ['BENTOML_PORT'] + '/readyz', timeout=4).status != 200)"]
+CMD ["python", "-m", "bentoml", "serve", "serving.service:Spotlight"]
