@@ -7,7 +7,9 @@ Tokens are compared in constant time. Unset or empty: no check.
 
 :class:`JsonOnly`: a POST whose ``Content-Type`` is given and is not ``application/json`` is
 answered 415 (BentoML would parse forms, and answer 500 to a multipart body without a
-boundary). A POST without ``Content-Type`` is read as JSON.
+boundary); a POST without ``Content-Type`` is read as JSON. A POST whose ``Content-Length``
+exceeds ``SPOTLIGHT_MAX_BODY_BYTES`` (default 64 MiB) is answered 413 before it is read.
+The scheme ``Bearer`` is matched case-insensitively.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import json
 import os
 from typing import Any
 
-TOKEN_ENV = "SPOTLIGHT_API_TOKEN"
+TOKEN_ENV, MAX_BYTES_ENV = "SPOTLIGHT_API_TOKEN", "SPOTLIGHT_MAX_BODY_BYTES"
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 
 
@@ -25,14 +28,14 @@ class BearerAuth:
     def __init__(self, app: Any, token: str | None = None) -> None:
         self.app = app
         token = token if token is not None else os.environ.get(TOKEN_ENV, "")
-        self.expected = f"Bearer {token}".encode() if token else None
+        self.expected = token.encode() if token else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if self.expected is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
-        if hmac.compare_digest(given, self.expected):
+        scheme, _, given = next((v for k, v in scope["headers"] if k == b"authorization"), b"").partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.expected):
             await self.app(scope, receive, send)
             return
         await _answer(send, 401, "missing or wrong bearer token", ["header", "Authorization"],
@@ -40,17 +43,35 @@ class BearerAuth:
 
 
 class JsonOnly:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, max_bytes: int | None = None) -> None:
         self.app = app
+        self.max_bytes = max_bytes if max_bytes is not None else positive_int(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            given = next((v for k, v in scope["headers"] if k == b"content-type"), None)
+            headers = dict(scope["headers"])
+            given = headers.get(b"content-type")
             if given is not None and given.split(b";")[0].strip().lower() != b"application/json":
                 await _answer(send, 415, f"Content-Type must be application/json, got {given.decode('latin-1')!r}",
                               ["header", "Content-Type"], "expected application/json", "unsupported_media_type")
                 return
+            length = headers.get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > self.max_bytes:
+                await _answer(send, 413, f"the body is {length.decode('latin-1')} bytes; at most {self.max_bytes} "
+                                         f"({MAX_BYTES_ENV})", ["header", "Content-Length"],
+                              f"at most {self.max_bytes} bytes", "too_large")
+                return
         await self.app(scope, receive, send)
+
+
+def positive_int(name: str, default: int) -> int:
+    """The environment variable ``name`` as an integer >= 1 (``default`` when unset)."""
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return int(raw)
 
 
 async def _answer(send: Any, status: int, message: str, loc: list[str], msg: str, kind: str,

@@ -84,15 +84,18 @@ def resolve_version(client: MlflowClient, model_name: str, alias: str | None = N
     """The registered ModelVersion named by ``alias`` or produced by ``run_id`` (exactly one)."""
     if (alias is None) == (run_id is None):
         raise ExportError("give exactly one of --alias and --run-id", EXIT_USAGE)
-    try:
-        if alias is not None:
+    if alias is not None:
+        try:
             return client.get_model_version_by_alias(model_name, alias)
+        except MlflowException:
+            known = _aliases(client, model_name)
+            hint = "; promote a version first: spotlight promote VERSION" if alias == "champion" else ""
+            raise ExportError(f"model {model_name!r} has no alias {alias!r}; aliases: {known or 'none'}{hint}",
+                              EXIT_USAGE) from None
+    try:
         found = client.search_model_versions(f"name = '{model_name}' and run_id = '{run_id}'")
-    except MlflowException:
-        known = _aliases(client, model_name)
-        raise ExportError(f"model {model_name!r} has no alias {alias!r}; aliases: {known or 'none'}"
-                          + ("; promote a version first: spotlight promote VERSION" if alias == "champion" else ""),
-                          EXIT_USAGE) from None
+    except MlflowException as exc:
+        raise ExportError(f"cannot look up run {run_id!r}: {exc.message}", EXIT_USAGE) from None
     if not found:
         raise ExportError(f"run {run_id} registered no version of {model_name!r}", EXIT_USAGE)
     return max(found, key=lambda v: int(v.version))
@@ -127,6 +130,10 @@ def _run_artifacts(client: MlflowClient, run_id: str, tmp: Path) -> tuple[dict, 
     return spec, pd.DatetimeIndex(oos["date"].unique()).sort_values()
 
 
+def registered_names() -> set[str]:
+    return {f.name for f in registered()}
+
+
 def _panel(market, spec: dict, dates: pd.DatetimeIndex) -> pd.DataFrame:
     registered()
     universe = UniverseConfig(kind=spec["universe"]["kind"], n=int(spec["universe"]["n"]),
@@ -135,7 +142,7 @@ def _panel(market, spec: dict, dates: pd.DatetimeIndex) -> pd.DataFrame:
                         extra={"market_cap": lambda h: h.col("market_cap"), "median_amount_20": median_amount_20})
     info = market.securities[["symbol"]].astype({"symbol": "str"})
     for column in ("board", "industry"):
-        info[column] = market.securities[column].astype("str") if column in market.securities else None
+        info[column] = market.securities[column].astype("string") if column in market.securities else pd.NA
     return panel.merge(info, on="symbol", how="left")
 
 
@@ -169,17 +176,40 @@ def _libraries() -> dict[str, str]:
     return {name: package_version(name) for name in LIBRARIES}
 
 
+def _is_bundle(path: Path) -> bool:
+    """A directory holding only bundle files whose manifest names a bundle schema."""
+    names = {p.name for p in path.iterdir()}
+    if not names:
+        return True
+    if not names <= {MANIFEST, MODEL, SNAPSHOT}:
+        return False
+    try:
+        return "schema_version" in json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or not _is_bundle(out)):
+        raise ExportError(f"{out} exists and is not a bundle (only {MANIFEST}, {MODEL} and {SNAPSHOT} may be "
+                          "there); choose another --out", EXIT_USAGE)
+
+
 def _replace_dir(tmp: Path, out: Path) -> None:
-    """Move ``tmp`` to ``out``; an existing ``out`` must be a bundle (or empty) and is replaced."""
-    if out.exists():
-        if not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file()):
-            raise ExportError(f"{out} exists and is not a bundle; choose another --out", EXIT_USAGE)
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
+    """Move ``tmp`` to ``out``; an existing bundle at ``out`` is replaced, and put back if the
+    move fails."""
+    _check_out(out)
+    if not out.exists():
         os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    os.replace(out, old)
+    try:
         os.replace(tmp, out)
+    except OSError:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias: str | None = None,
@@ -189,8 +219,7 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
     if months < 1:
         raise ExportError(f"--months must be >= 1, got {months}", EXIT_USAGE)
     out = Path(out)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).is_file())):
-        raise ExportError(f"{out} exists and is not a bundle; choose another --out", EXIT_USAGE)
+    _check_out(out)
     steps = ["model", "market", "features", "parity", "snapshot", "mlflow", "publish"]
     tick = progress or (lambda s, d, t: None)
     say = lambda name: tick(name, steps.index(name), len(steps))  # noqa: E731
@@ -199,17 +228,29 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     mv = resolve_version(client, model_name, alias, run_id)
-    run = client.get_run(mv.run_id)
-    with tempfile.TemporaryDirectory() as scratch:
-        spec, oos_dates = _run_artifacts(client, mv.run_id, Path(scratch))
-    booster: lgb.Booster = mlflow.lightgbm.load_model(f"models:/{model_name}/{mv.version}")
+    try:
+        run = client.get_run(mv.run_id)
+        with tempfile.TemporaryDirectory() as scratch:
+            spec, oos_dates = _run_artifacts(client, mv.run_id, Path(scratch))
+        booster: lgb.Booster = mlflow.lightgbm.load_model(f"models:/{model_name}/{mv.version}")
+    except MlflowException as exc:
+        raise ExportError(f"{model_name} version {mv.version} (run {mv.run_id}): {exc.message}") from None
+    missing = [k for k in ("features", "lookback", "transform", "universe", "label", "train_start", "train_end")
+               if k not in spec]
+    unknown = [n for n in spec.get("features", []) if n not in registered_names()]
+    if missing or unknown:
+        raise ExportError(f"run {mv.run_id}: feature_spec.json lacks {missing}" if missing else
+                          f"run {mv.run_id} uses features this code no longer registers: {unknown}")
     features = list(spec["features"])
     if booster.feature_name() != features:
         raise ExportError(f"version {mv.version}'s booster features {booster.feature_name()[:5]}... differ from "
                           f"its feature_spec.json {features[:5]}...")
 
     say("market")
-    source = Path(data) if data is not None else Path(run.data.tags.get("data.source", ""))
+    tagged = run.data.tags.get("data.source") or None
+    source = Path(data) if data is not None else Path(tagged) if tagged else None
+    if source is None:
+        raise ExportError(f"run {mv.run_id} does not say which market it used; pass --data DIR", EXIT_USAGE)
     if not source.is_dir():
         raise ExportError(f"the market {str(source)!r} is not here; pass --data DIR", EXIT_USAGE)
     try:
@@ -217,7 +258,12 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
     except (InvalidMarketError, MarketDataError) as exc:
         raise ExportError(str(exc)) from None
     served = served_dates(market.calendar, months)
-    check_dates = oos_dates[oos_dates.isin(market.calendar)].union(served)
+    absent = oos_dates[~oos_dates.isin(market.calendar)]
+    if len(absent):
+        raise ExportError(f"the market {source} lacks {len(absent)} of the run's {len(oos_dates)} out-of-sample "
+                          f"dates (e.g. {absent[0]:%Y-%m-%d}), so the parity gate cannot cover them; export "
+                          "from a market that holds the run's history")
+    check_dates = oos_dates.union(served)
 
     say("features")
     panel = _panel(market, spec, check_dates)
@@ -254,7 +300,7 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
         "objective": spec.get("model", "regressor"),
         "train_window": {"start": spec["train_start"], "end": spec["train_end"]},
         "best_iteration": spec.get("best_iteration"),
-        "metrics": {k: v for k, v in sorted(run.data.metrics.items()) if "/" not in k},
+        "metrics": {k: v for k, v in sorted(run.data.metrics.items()) if "/" not in k and np.isfinite(v)},
         "training_data": {"hash": tags.get("data.hash"), "start": tags.get("data.start"),
                           "end": tags.get("data.end"), "stocks": tags.get("data.stocks")},
         "snapshot_data": fp | {"source": str(source)},
@@ -275,7 +321,7 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
         manifest["files"] = {MODEL: sha256(tmp / MODEL), SNAPSHOT: sha256(tmp / SNAPSHOT)}
         manifest["bundle_id"] = hashlib.sha256(
             (manifest["files"][MODEL] + manifest["files"][SNAPSHOT]).encode()).hexdigest()[:16]
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False), encoding="utf-8")
         for path in tmp.iterdir():
             with open(path, "rb") as f:
                 os.fsync(f.fileno())

@@ -52,15 +52,22 @@ def book_for(bundle: Bundle, as_of: dt.date | None) -> Book:
     return book
 
 
+def _member_of(values: np.ndarray, wanted: list[str]) -> np.ndarray:
+    """values[i] in wanted, by hashing (np.isin would build fixed-width text arrays as wide as
+    the longest string given)."""
+    chosen = set(wanted)
+    return np.fromiter((v in chosen for v in values), dtype=bool, count=len(values))
+
+
 def _request_reasons(book: Book, req: RankRequest) -> np.ndarray:
     """Per member (score order): why the request drops it, or None. Symbols and boards are
     excluded first; ``smallest_n`` then takes the n smallest of what is left."""
     reason = np.full(book.size, None, dtype=object)
     universe, exclude = req.universe, req.exclude
     if exclude is not None and exclude.symbols:
-        reason[np.isin(book.m_symbol, exclude.symbols)] = "excluded_symbol"
+        reason[_member_of(book.m_symbol, exclude.symbols)] = "excluded_symbol"
     if exclude is not None and exclude.boards:
-        reason[(reason == None) & np.isin(book.m_board, exclude.boards)] = "excluded_board"  # noqa: E711
+        reason[(reason == None) & _member_of(book.m_board, exclude.boards)] = "excluded_board"  # noqa: E711
     if universe is not None and universe.smallest_n is not None:
         if universe.smallest_n > book.size:
             raise RequestError(422, f"universe.smallest_n {universe.smallest_n} exceeds the model's universe on "
@@ -144,7 +151,15 @@ def feature_matrix(bundle: Bundle, req: ScoreRequest, max_rows: int) -> np.ndarr
         more = f" (and {len(detail) - 5} more)" if len(detail) > 5 else ""
         raise RequestError(422, f"rows do not match the model's {len(features)} features: {shown}{more}", detail[:20])
     matrix = np.array([[row.__pydantic_extra__[name] for name in features] for row in rows], dtype=np.float64)
-    return matrix.astype(np.float32)
+    with np.errstate(over="ignore"):
+        values = matrix.astype(np.float32)
+    overflow = np.argwhere(np.isinf(values))
+    if len(overflow):
+        detail = [{"loc": ["rows", int(r), features[c]], "msg": "beyond float32 range (the model's input type)",
+                   "type": "finite_number"} for r, c in overflow[:20]]
+        raise RequestError(422, f"{len(overflow)} value(s) beyond float32 range, e.g. {features[overflow[0][1]]!r} "
+                                f"in row {int(overflow[0][0])}", detail)
+    return values
 
 
 def score(bundle: Bundle, req: ScoreRequest, max_rows: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 Int = Annotated[int, Strict()]
+Name = Annotated[str, Strict(), Field(min_length=1, max_length=32)]  # a symbol or a board
 Float = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 FeatureValue = Annotated[float, Strict()] | None
 
@@ -38,8 +39,8 @@ class UniverseFilter(_Request):
 
 
 class Exclude(_Request):
-    boards: list[str] = Field(default_factory=list, max_length=100)
-    symbols: list[str] = Field(default_factory=list, max_length=10_000)
+    boards: list[Name] = Field(default_factory=list, max_length=100)
+    symbols: list[Name] = Field(default_factory=list, max_length=10_000)
 
 
 class RankRequest(_Request):
@@ -98,7 +99,7 @@ class ScoreRow(BaseModel):
 
     model_config = ConfigDict(extra="allow", strict=True)
     __pydantic_extra__: dict[str, FeatureValue] = Field(init=False)
-    symbol: Annotated[str, Strict()]
+    symbol: Name
 
 
 class ScoreRequest(_Request):

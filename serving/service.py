@@ -6,14 +6,16 @@ from the environment, read when the service starts:
 - ``SPOTLIGHT_BUNDLE``: the bundle directory (default ``bundle``), loaded once: verified,
   scored by ONNX and indexed by date, so ``/rank`` only filters and slices;
 - ``SPOTLIGHT_MAX_ROWS``: the most rows ``/score`` takes per request (default 10000);
+- ``SPOTLIGHT_MAX_BODY_BYTES``: the largest request body (default 64 MiB);
 - ``SPOTLIGHT_API_TOKEN``: when set, every endpoint but ``/livez``, ``/readyz`` and
   ``/healthz`` needs ``Authorization: Bearer <token>`` (401 otherwise).
 
 Status codes, each error a JSON body ``{"error": message, "detail": [{"loc", "msg", "type"}]}``:
 400 the body breaks the schema (BentoML's pydantic validation; ``loc`` is the field path),
-401 no or a wrong token, 415 a POST body that is not JSON, 404 ``as_of`` is not a served date (the message lists them), 413
-more ``/score`` rows than the maximum, 422 a well-formed request this bundle cannot answer
-(an unknown or missing feature, ``smallest_n`` beyond the model's universe).
+401 no or a wrong token, 404 ``as_of`` is not a served date (the message lists them), 413
+more ``/score`` rows or body bytes than the maximum, 415 a POST body that is not JSON, 422 a
+well-formed request this bundle cannot answer (an unknown, missing or out-of-range feature
+value, ``smallest_n`` beyond the model's universe).
 The service imports no training code, MLflow or LightGBM, and reads no pickle.
 """
 
@@ -30,7 +32,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
-from serving.edge import BearerAuth, JsonOnly
+from serving.edge import BearerAuth, JsonOnly, positive_int
 from serving.bentoml_patches import cancel_timeout_timers
 from serving.bundle import Bundle
 from serving.ranking import RequestError
@@ -94,7 +96,7 @@ class Spotlight:
 
     def __init__(self) -> None:
         self.bundle = Bundle.load(os.environ.get(BUNDLE_ENV, "bundle"))
-        self.max_rows = int(os.environ.get(MAX_ROWS_ENV, DEFAULT_MAX_ROWS))
+        self.max_rows = positive_int(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)
         cancel_timeout_timers()
         gc.collect()
         gc.freeze()  # the bundle and the libraries are long-lived: keep them out of every later GC pass
@@ -122,5 +124,5 @@ class Spotlight:
         return summary(self.bundle, self.max_rows)
 
 
+Spotlight.add_asgi_middleware(BearerAuth)  # outermost: no token, no further answer
 Spotlight.add_asgi_middleware(JsonOnly)
-Spotlight.add_asgi_middleware(BearerAuth)

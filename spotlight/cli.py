@@ -404,6 +404,9 @@ def serve(
     m = loaded.manifest
     typer.echo(f"serving {m.model.name} version {m.model.version} (bundle {m.bundle_id}, {len(loaded.dates)} dates "
                f"{loaded.dates[0]}..{loaded.dates[-1]}) on http://{host}:{port}", err=True)
+    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("SPOTLIGHT_API_TOKEN"):
+        typer.echo(f"warning: binding {host} with no SPOTLIGHT_API_TOKEN: anyone who reaches this port can "
+                   "query the service", err=True)
     env = os.environ | {"SPOTLIGHT_BUNDLE": str(bundle.resolve())}
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     args = [sys.executable, "-m", "bentoml", "serve", "serving.service:Spotlight", "--host", host, "--port", str(port)]

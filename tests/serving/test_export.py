@@ -125,13 +125,17 @@ def test_a_failing_parity_gate_publishes_and_logs_nothing(logged_model, serving_
 
     monkeypatch.setattr(export_module, "to_onnx", half_the_trees)
     client = MlflowClient(serving_store)
-    before = [a.path for a in client.list_artifacts(logged_model.run_id, "bundle")]
+
+    def logged_bundle() -> str:
+        path = client.download_artifacts(logged_model.run_id, "bundle/manifest.json", str(tmp_path / "dl"))
+        return json.loads(Path(path).read_text())["files"]["model.onnx"]
+
+    before = logged_bundle()
     with pytest.raises(ExportError, match="parity gate failed.*of the score spread") as info:
         export_bundle(tmp_path / "b", tracking_uri=serving_store, model_name="spotlight-microcap", alias="candidate")
     assert info.value.code == 3
-    assert list(tmp_path.iterdir()) == []  # no bundle, no temporary directory
-    after = [a.path for a in client.list_artifacts(logged_model.run_id, "bundle")]
-    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dl"]  # no bundle, no temporary directory
+    assert logged_bundle() == before  # the run still holds the last published bundle
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -153,16 +157,21 @@ def test_an_existing_bundle_is_replaced_but_another_directory_is_refused(exporte
     mine = tmp_path / "notes"
     mine.mkdir()
     (mine / "keep.txt").write_text("mine")
-    with pytest.raises(ExportError, match="not a bundle"):
-        export_bundle(mine, tracking_uri=serving_store, model_name="spotlight-microcap", alias="candidate", months=2)
-    assert [p.name for p in mine.iterdir()] == ["keep.txt"]
+    web = tmp_path / "webapp"  # a manifest.json that is not a bundle's
+    web.mkdir()
+    (web / "manifest.json").write_text('{"name": "my app"}')
+    for path in (mine, web):
+        with pytest.raises(ExportError, match="not a bundle"):
+            export_bundle(path, tracking_uri=serving_store, model_name="spotlight-microcap", alias="candidate",
+                          months=2)
+    assert [p.name for p in mine.iterdir()] == ["keep.txt"] and [p.name for p in web.iterdir()] == ["manifest.json"]
     out = tmp_path / "bundle"
     first = export_bundle(out, tracking_uri=serving_store, model_name="spotlight-microcap", alias="candidate", months=2)
     second = export_bundle(out, tracking_uri=serving_store, model_name="spotlight-microcap", alias="candidate",
                            months=3)
     assert len(first.manifest["dates"]) == 2 and len(json.loads((out / "manifest.json").read_text())["dates"]) == 3
     assert second.manifest["bundle_id"] != first.manifest["bundle_id"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "notes"]  # nothing left beside them
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "notes", "webapp"]  # nothing left beside
 
 
 def test_same_model_and_data_give_the_same_snapshot_and_model_bytes(exported, serving_store: str,
@@ -177,3 +186,15 @@ def test_served_dates_end_with_the_last_day_even_mid_month() -> None:
     cal = pd.DatetimeIndex(pd.to_datetime(["2021-01-28", "2021-01-29", "2021-02-01", "2021-02-26", "2021-03-02"]))
     assert list(served_dates(cal, 2)) == list(pd.to_datetime(["2021-02-26", "2021-03-02"]))
     assert list(served_dates(cal, 12)) == list(pd.to_datetime(["2021-01-29", "2021-02-26", "2021-03-02"]))
+
+
+def test_a_market_without_the_runs_history_cannot_pass_the_gate(logged_model, serving_store: str,
+                                                                  tmp_path: Path) -> None:
+    from market.simulate import SimulationConfig, simulate_market, write_market
+
+    later = write_market(simulate_market(SimulationConfig(n_stocks=120, years=2, seed=1, start="2030-01-01")),
+                         tmp_path / "later")
+    with pytest.raises(ExportError, match="lacks .* out-of-sample dates") as info:
+        export_bundle(tmp_path / "b", tracking_uri=serving_store, model_name="spotlight-microcap",
+                      alias="candidate", data=later)
+    assert info.value.code == 1 and not (tmp_path / "b").exists()

@@ -102,6 +102,10 @@ def test_the_token_is_required_everywhere_but_health(server) -> None:
     assert call(f"{url}/rank", {}, token=None)[0] == 401
     assert call(f"{url}/model", token="wrong")[0] == 401
     assert call(f"{url}/docs.json", token=None)[0] == 401
+    form = urllib.request.Request(f"{url}/rank", data=b"top_n=5", method="POST")  # not JSON and no token
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(form, timeout=10)
+    assert refused.value.code == 401  # the token is checked before anything else
     for path in ("/livez", "/readyz"):
         with urllib.request.urlopen(f"{url}{path}", timeout=5) as r:
             assert r.status == 200

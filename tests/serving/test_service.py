@@ -122,9 +122,27 @@ def test_the_token_check_lets_only_health_through_without_it() -> None:
         assert c.get("/rank", headers={"Authorization": "s3cret"}).status_code == 401
         r = c.get("/rank", headers={"Authorization": "Bearer s3cret"})
         assert r.status_code == 200 and r.text == "ok"
+        assert c.get("/rank", headers={"Authorization": "bearer s3cret"}).status_code == 200  # scheme: any case
         assert c.get("/livez").status_code == 200 and c.get("/readyz").status_code == 200
     with TestClient(BearerAuth(ok, token="")) as c:  # no token configured: no check
         assert c.get("/rank").status_code == 200
+
+
+def test_a_body_over_the_byte_limit_is_413_before_it_is_read() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from serving.edge import JsonOnly
+
+    async def echo(request):
+        return PlainTextResponse(str(len(await request.body())))
+
+    app = JsonOnly(Starlette(routes=[Route("/score", echo, methods=["POST"])]), max_bytes=100)
+    with TestClient(app) as c:
+        assert c.post("/score", content=b"x" * 100, headers={"content-type": "application/json"}).text == "100"
+        r = c.post("/score", content=b"x" * 101, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["detail"][0]["loc"] == ["header", "Content-Length"]
 
 
 def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: pytest.MonkeyPatch) -> None:
