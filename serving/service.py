@@ -3,8 +3,14 @@
 Run it with ``spotlight serve`` (or ``bentoml serve serving.service:Spotlight``). Settings come
 from the environment, read when the service starts:
 
-- ``SPOTLIGHT_BUNDLE``: the bundle directory (default ``bundle``), loaded once: verified,
-  scored by ONNX and indexed by date, so ``/rank`` only filters and slices;
+- ``SPOTLIGHT_BUNDLE``: a bundle directory, or a serving root whose ``current`` link names
+  one (:mod:`serving.publish`; default ``bundle``). A bundle is loaded once: verified, scored
+  by ONNX and indexed by date, so ``/rank`` only filters and slices;
+- ``SPOTLIGHT_RELOAD_SECONDS``: how often a serving root's ``current`` is checked (default 2;
+  0 = never). A newly published bundle is loaded beside the old one and swapped in with one
+  reference assignment: each request reads the bundle once, so it is answered wholly by the
+  old or wholly by the new one. A bundle that fails to load is logged and skipped; the old
+  one keeps serving;
 - ``SPOTLIGHT_MAX_ROWS``: the most rows ``/score`` takes per request (default 10000);
 - ``SPOTLIGHT_MAX_BODY_BYTES``: the largest request body (default 64 MiB);
 - ``SPOTLIGHT_API_TOKEN``: when set, every endpoint but ``/livez``, ``/readyz`` and
@@ -23,7 +29,9 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
+import threading
 from importlib.metadata import version
 from typing import Any
 
@@ -34,15 +42,17 @@ from starlette.responses import JSONResponse, Response
 
 from serving.edge import BearerAuth, JsonOnly, positive_int
 from serving.bentoml_patches import cancel_timeout_timers
-from serving.bundle import Bundle
+from serving.bundle import Bundle, BundleError
+from serving.publish import resolve
 from serving.ranking import RequestError
 from serving.ranking import rank as rank_bundle
 from serving.ranking import score as score_bundle
 from serving.schemas import RankRequest, RankResponse, ScoreRequest, ScoreResponse
 
-BUNDLE_ENV, MAX_ROWS_ENV = "SPOTLIGHT_BUNDLE", "SPOTLIGHT_MAX_ROWS"
+BUNDLE_ENV, MAX_ROWS_ENV, RELOAD_ENV = "SPOTLIGHT_BUNDLE", "SPOTLIGHT_MAX_ROWS", "SPOTLIGHT_RELOAD_SECONDS"
 DEFAULT_MAX_ROWS = 10_000
 
+logger = logging.getLogger("spotlight.service")
 web = FastAPI(title="Spotlight model", openapi_url=None, docs_url=None, redoc_url=None)
 
 
@@ -95,18 +105,42 @@ class Spotlight:
     """Ranks the micro-cap universe from one exported bundle."""
 
     def __init__(self) -> None:
-        self.bundle = Bundle.load(os.environ.get(BUNDLE_ENV, "bundle"))
+        self.source = os.environ.get(BUNDLE_ENV, "bundle")
+        self.bundle = Bundle.load(resolve(self.source))
         self.max_rows = positive_int(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)
         cancel_timeout_timers()
         gc.collect()
         gc.freeze()  # the bundle and the libraries are long-lived: keep them out of every later GC pass
+        seconds = float(os.environ.get(RELOAD_ENV, "2") or 0)
+        self._stop = threading.Event()
+        if seconds > 0:
+            threading.Thread(target=self._watch, args=(seconds,), name="bundle-reload", daemon=True).start()
+
+    def _watch(self, seconds: float) -> None:
+        """Swap in a newly published bundle (see the module docstring)."""
+        loaded, failed = self.bundle.path.resolve(), None
+        while not self._stop.wait(seconds):
+            try:
+                target = resolve(self.source).resolve()
+                if target in (loaded, failed):
+                    continue
+                fresh = Bundle.load(target)
+            except (BundleError, OSError, ValueError) as exc:
+                logger.error("bundle reload skipped, still serving %s: %s", loaded.name, exc)
+                failed = target
+                continue
+            self.bundle = fresh  # one assignment: a request sees the old bundle or the new one
+            loaded = target
+            logger.info("serving bundle %s (model version %s)", target.name, fresh.manifest.model.version)
+            gc.collect()
+            gc.freeze()
 
     @bentoml.api(route="/rank", input_spec=RankRequest)
     async def rank(self, **request: Any) -> RankResponse:
         """Rank the universe on ``as_of`` (default: the latest served date): the top ``top_n``
         with score, rank, percentile, the three strongest drivers and liquidity."""
         try:
-            return _json(rank_bundle(self.bundle, RankRequest.model_validate(request)))
+            return _json(rank_bundle(self.bundle, RankRequest.model_validate(request)))  # self.bundle read once
         except RequestError as exc:
             return _error(exc)
 

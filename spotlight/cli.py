@@ -382,7 +382,9 @@ def export(
 
 @app.command(epilog="Example: spotlight serve --bundle bundle --port 3000")
 def serve(
-    bundle: Annotated[Path, typer.Option(help="Bundle directory written by spotlight export.")] = Path("bundle"),
+    bundle: Annotated[Path, typer.Option(
+        help="Bundle directory written by spotlight export, or a serving root with a 'current' link "
+             "(then newly published bundles are swapped in without a restart).")] = Path("bundle"),
     host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 3000,
 ) -> None:
@@ -396,9 +398,10 @@ def serve(
     import os
 
     from serving.bundle import Bundle, BundleError
+    from serving.publish import resolve
 
     try:
-        loaded = Bundle.load(bundle)
+        loaded = Bundle.load(resolve(bundle))
     except BundleError as exc:
         raise _fail(str(exc)) from None
     m = loaded.manifest

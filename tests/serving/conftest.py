@@ -74,3 +74,29 @@ def bundle(bundle_dir: Path):
     from serving.bundle import Bundle
 
     return Bundle.load(bundle_dir)
+
+
+@pytest.fixture(scope="session")
+def second_bundle_dir(logged_model, serving_market_dir: Path, serving_store: str,
+                      tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another model (other tree settings) on the same market, registered as version 2 and
+    exported: its ranking differs from the first bundle's."""
+    from market.fingerprint import fingerprint
+    from market.load import load_market
+    from serving.export import export_bundle
+    from training.config import load_config
+    from training.tracking import log_training
+    from training.train import train
+
+    path = tmp_path_factory.mktemp("serving-config-2") / "other.toml"
+    path.write_text(SMALL.replace("num_leaves = 7", "num_leaves = 3").replace("learning_rate = 0.1",
+                                                                              "learning_rate = 0.2"))
+    market = load_market(serving_market_dir)
+    logged = log_training(train(market, load_config(path)), fingerprint(market), uri=serving_store)
+    from mlflow.tracking import MlflowClient
+
+    # leave candidate where the other tests expect it (version 1); export this one by run id
+    MlflowClient(serving_store).set_registered_model_alias(logged.model_name, "candidate", logged_model.model_version)
+    out = tmp_path_factory.mktemp("serving-bundle-2") / "bundle"
+    export_bundle(out, tracking_uri=serving_store, model_name=logged.model_name, run_id=logged.run_id)
+    return out

@@ -1,0 +1,124 @@
+"""Versioned, atomic publishing of serving bundles, and rollback.
+
+A serving root holds one directory per published bundle and a ``current`` symlink::
+
+    bundles/
+      v0003-1a2b3c4d5e6f7a8b/     v<model version>-<bundle_id>
+      v0004-9f8e7d6c5b4a3210/
+      current -> v0004-9f8e...    what the service serves (a relative symlink)
+      history.json                published names, oldest first
+
+:func:`publish` moves a complete, fsynced bundle directory into the root, then replaces
+``current`` in one ``rename`` (a new symlink renamed over the old one) and fsyncs the root,
+so a reader sees the old bundle or the new one, never a mix or nothing. It then keeps the
+newest ``keep`` bundles (never removing the current or the previous one). Publishing a bundle
+whose directory already exists re-points ``current`` and copies nothing. :func:`rollback`
+points ``current`` at the bundle published before it. A crash at any step leaves ``current``
+pointing at a complete bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from serving.bundle import MANIFEST
+
+CURRENT, HISTORY = "current", "history.json"
+
+
+class PublishError(Exception):
+    """Nothing to publish or roll back to; the message says why."""
+
+
+def bundle_name(manifest: dict) -> str:
+    return f"v{int(manifest['model']['version']):04d}-{manifest['bundle_id']}"
+
+
+def resolve(path: str | Path) -> Path:
+    """The bundle directory ``path`` means: ``path/current`` for a serving root, else ``path``."""
+    path = Path(path)
+    link = path / CURRENT
+    return link.resolve() if link.is_symlink() else path
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, value: object) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def history(root: Path) -> list[str]:
+    path = Path(root) / HISTORY
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def current(root: Path) -> str | None:
+    link = Path(root) / CURRENT
+    return os.readlink(link) if link.is_symlink() else None
+
+
+def _point(root: Path, name: str) -> None:
+    tmp = root / f".{CURRENT}.tmp-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    os.symlink(name, tmp)
+    os.replace(tmp, root / CURRENT)
+    _fsync_dir(root)
+
+
+def publish(bundle_dir: str | Path, root: str | Path, keep: int = 5) -> str:
+    """Move ``bundle_dir`` into ``root`` and make it current; returns its name."""
+    bundle_dir, root = Path(bundle_dir), Path(root)
+    if keep < 2:
+        raise PublishError(f"keep must be >= 2 (the current and the previous bundle), got {keep}")
+    manifest = json.loads((bundle_dir / MANIFEST).read_text(encoding="utf-8"))
+    name = bundle_name(manifest)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / name
+    if target.exists():
+        shutil.rmtree(bundle_dir, ignore_errors=True)  # the same bundle is already published
+    else:
+        os.replace(bundle_dir, target)
+        _fsync_dir(root)
+    past = [n for n in history(root) if n != name and (root / n).is_dir()]
+    _write_json(root / HISTORY, [*past, name])
+    _point(root, name)
+    _prune(root, keep)
+    return name
+
+
+def rollback(root: str | Path) -> tuple[str, str]:
+    """Point ``current`` at the bundle published before it; returns (from, to)."""
+    root = Path(root)
+    now = current(root)
+    past = [n for n in history(root) if (root / n).is_dir()]
+    if now not in past or past.index(now) == 0:
+        raise PublishError(f"{root}: no bundle published before {now or 'nothing'} to roll back to")
+    previous = past[past.index(now) - 1]
+    _point(root, previous)  # history keeps its order: a second rollback goes one further back
+    return now, previous
+
+
+def _prune(root: Path, keep: int) -> None:
+    names = history(root)
+    now = current(root)
+    protected = {now, *names[-2:]}
+    for name in names[:-keep]:
+        if name not in protected:
+            shutil.rmtree(root / name, ignore_errors=True)
+    _write_json(root / HISTORY, [n for n in names if (root / n).is_dir()])
+    for stale in root.glob(f".{CURRENT}.tmp-*"):
+        stale.unlink(missing_ok=True)
