@@ -414,3 +414,54 @@ def serve(
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
     args = [sys.executable, "-m", "bentoml", "serve", "serving.service:Spotlight", "--host", host, "--port", str(port)]
     os.execvpe(sys.executable, args, env)
+
+
+@app.command(epilog="Example: spotlight retrain --data demo/market --serve-root bundles")
+def retrain(
+    data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding training/defaults.toml.")] = None,
+    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
+        "bundles"),
+) -> None:
+    """Retrain on new data and promote the candidate only if it passes the gate.
+
+    Validate -> train (walk-forward + final model, one MLflow run, registered as candidate)
+    -> gate (the last retrain.months of out-of-sample RankIC against the champion's, within
+    retrain.tolerance; the first candidate is promoted) -> export (ONNX parity gate) ->
+    champion alias -> publish the bundle atomically into --serve-root. A second run on the
+    same data and config changes nothing. Exit 0 promoted, 4 champion kept, 3 parity gate
+    failed, 1 failed (nothing changed), 2 bad config, 75 another retrain is running.
+    """
+    from spotlight.retrain import retrain as run_job
+    from training.config import ConfigError, load_config
+    from training.tracking import tracking_uri
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    outcome = run_job(data, serve_root, cfg, tracking_uri(), say=lambda step: typer.echo(f"retrain: {step}", err=True))
+    for key, value in outcome.figures.items():
+        typer.echo(f"{key}: {value:+.4f}")
+    spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in outcome.timings.items())
+    typer.echo(f"{outcome.decision}: {outcome.message}" + (f" [{spent}]" if spent else ""))
+    if outcome.code:
+        raise typer.Exit(outcome.code)
+
+
+@app.command(epilog="Example: spotlight rollback --serve-root bundles")
+def rollback(
+    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
+        "bundles"),
+) -> None:
+    """Move champion and the served bundle back to the previously published version."""
+    from spotlight.retrain import RetrainError
+    from spotlight.retrain import rollback as go_back
+    from training.config import load_config
+    from training.tracking import tracking_uri
+
+    try:
+        now, previous, version = go_back(serve_root, load_config(), tracking_uri())
+    except RetrainError as exc:
+        raise _fail(str(exc), exc.code) from None
+    typer.echo(f"rolled back: serving {previous} (champion -> version {version}), was {now}")

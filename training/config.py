@@ -74,6 +74,13 @@ class EvaluationSection(_Section):
     quantiles: int = Field(ge=2)
 
 
+class RetrainSection(_Section):
+    months: int = Field(ge=1)
+    tolerance: float = Field(ge=0)
+    keep: int = Field(ge=2)
+    serve_months: int = Field(ge=1)
+
+
 class TrainConfig(_Section):
     """The resolved configuration of one training run."""
 
@@ -90,6 +97,7 @@ class TrainConfig(_Section):
     ranker: RankerSection
     baselines: BaselinesSection
     evaluation: EvaluationSection
+    retrain: RetrainSection
 
     @model_validator(mode="after")
     def _known_features(self) -> TrainConfig:

@@ -65,6 +65,13 @@ def experiment_id(name: str, uri: str) -> str:
     return client.create_experiment(name, artifact_location=location)
 
 
+def config_hash(cfg) -> str:
+    """SHA-256 (16 hex digits) of the resolved configuration: the same settings, the same hash."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+
+
 def git_commit(cwd: str | Path = ".") -> tuple[str, bool] | None:
     """(commit, dirty) of the repository holding ``cwd``, or None outside one."""
     try:
@@ -166,7 +173,7 @@ def log_training(result: TrainResult, fingerprint: dict[str, str | int], uri: st
     commit = git_commit()
     tags = {"data.hash": fingerprint["hash"], "data.start": fingerprint["start"], "data.end": fingerprint["end"],
             "data.stocks": str(fingerprint["stocks"]), "data.source": str(result.data.source),
-            "spotlight.label": cfg.label_column, "spotlight.model": cfg.model}
+            "spotlight.label": cfg.label_column, "spotlight.model": cfg.model, "spotlight.config_hash": config_hash(cfg)}
     if commit is not None:
         tags |= {"mlflow.source.git.commit": commit[0], "git.commit": commit[0], "git.dirty": str(commit[1])}
     name = f"{cfg.model}-{cfg.label}-{fingerprint['end']}"

@@ -1,0 +1,262 @@
+"""The retraining job behind ``spotlight retrain``: one pass from new data to a served champion.
+
+1. **Lock**: ``<root>/.retrain.lock`` (``flock``, non-blocking); if another job holds it,
+   exit 75 and touch nothing. The kernel releases the lock when a job dies, even by kill -9.
+2. **Validate** the market; a contract breach stops the job (exit 1) before anything is
+   written or logged.
+3. **Up to date?** If the champion was trained on exactly this data (same content hash) with
+   this configuration (same config hash) and its bundle is the one served, exit 4 and change
+   nothing: a second run on the same data is a no-op.
+4. **Train** the walk-forward and the final model (features rebuilt from the market), log one
+   MLflow run and register the final model as ``candidate`` (:mod:`training.tracking`).
+5. **Gate**: the candidate's mean out-of-sample RankIC over its last ``retrain.months`` test
+   months against the champion's over its own last ``retrain.months``; promote if there is no
+   champion yet or the candidate trails by at most ``retrain.tolerance``.
+6. **Export** the candidate (the ONNX parity gate runs here; a failure exits 3 and keeps the
+   champion), move ``champion`` to it, then **publish** the bundle atomically into the serving
+   root (:mod:`serving.publish`), keeping the newest ``retrain.keep``.
+
+Each step's outcome and time are tagged on the candidate's run (``retrain.*``) with the gate's
+figures as metrics (``gate/*``). Exit codes: 0 promoted and published, 4 champion kept (gate
+or up to date), 3 parity gate failed, 1 failed (data, training, MLflow), 75 locked.
+If the served bundle is not the champion's (a job died between moving the alias and
+publishing), the next run re-exports and publishes the champion before anything else.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+PROMOTED, KEPT, PARITY_FAILED, FAILED, LOCKED = 0, 4, 3, 1, 75
+LOCK = ".retrain.lock"
+Say = Callable[[str], None]
+
+
+class RetrainError(Exception):
+    def __init__(self, message: str, code: int = FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Outcome:
+    code: int
+    decision: str
+    message: str
+    run_id: str | None = None
+    version: str | None = None
+    served: str | None = None
+    figures: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Lock:
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def __enter__(self) -> _Lock:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise RetrainError("another retrain holds the lock; nothing was done", LOCKED) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def _alias(client: MlflowClient, model: str, alias: str):
+    try:
+        return client.get_model_version_by_alias(model, alias)
+    except MlflowException:
+        return None
+
+
+def gate(candidate: float, champion: float | None, tolerance: float) -> tuple[bool, str]:
+    """Promote when there is no champion (or it has no figure) or the candidate's recent RankIC
+    trails the champion's by at most ``tolerance``."""
+    if champion is None or not np.isfinite(champion):
+        return True, f"candidate {candidate:+.4f}; no champion figure to beat"
+    verdict = "within" if candidate >= champion - tolerance else "trails beyond"
+    return candidate >= champion - tolerance, (f"candidate {candidate:+.4f} vs champion {champion:+.4f}: "
+                                               f"{verdict} the tolerance {tolerance}" if verdict == "within" else
+                                               f"candidate {candidate:+.4f} trails champion {champion:+.4f} by more "
+                                               f"than the tolerance {tolerance}")
+
+
+def recent_rank_ic(client: MlflowClient, run_id: str, months: int) -> float:
+    """Mean of the run's last ``months`` monthly out-of-sample RankICs (``month/rank_ic``)."""
+    history = sorted(client.get_metric_history(run_id, "month/rank_ic"), key=lambda m: m.timestamp)
+    values = [m.value for m in history[-months:]]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _served_version(root: Path) -> str | None:
+    import json
+
+    from serving.publish import current
+
+    name = current(root)
+    if name is None:
+        return None
+    try:
+        return json.loads((root / name / "manifest.json").read_text())["model"]["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg, data: Path,
+                        before_publish: Callable[[], None] = lambda: None) -> str:
+    """Export the version ``run_id`` registered (parity gate), call ``before_publish`` (the
+    alias move), then publish the bundle; returns its name."""
+    from serving.export import ExportError, export_bundle
+    from serving.publish import publish
+
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    try:
+        try:
+            export_bundle(staging / "bundle", tracking_uri=uri, model_name=model, run_id=run_id, data=data,
+                          months=cfg.retrain.serve_months)
+        except ExportError as exc:
+            raise RetrainError(str(exc), PARITY_FAILED if exc.code == 3 else FAILED) from None
+        before_publish()
+        return publish(staging / "bundle", root, keep=cfg.retrain.keep)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def retrain(data: Path, root: Path, cfg, uri: str, say: Say | None = None) -> Outcome:
+    """Run the job (see the module docstring) and say what it decided."""
+    say = say or (lambda message: None)
+    root = Path(root)
+    timings: dict[str, float] = {}
+    try:
+        with _Lock(root):
+            return _run(Path(data), root, cfg, uri, say, timings)
+    except RetrainError as exc:
+        decision = {LOCKED: "locked", PARITY_FAILED: "parity_failed"}.get(exc.code, "failed")
+        return Outcome(exc.code, decision, str(exc), timings=timings)
+
+
+def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, float]) -> Outcome:
+    from market import InvalidMarketError, MarketDataError, load_market
+    from market.fingerprint import fingerprint
+    from training.tracking import CANDIDATE, CHAMPION, config_hash, configure, log_training
+    from training.train import train
+
+    t0 = time.perf_counter()
+    say("validate")
+    try:
+        market = load_market(data)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise RetrainError(f"{data}: {exc}") from None
+    fp = fingerprint(market)
+    timings["validate_s"] = time.perf_counter() - t0
+
+    uri = configure(uri)
+    client = MlflowClient(uri)
+    model = cfg.registered_model
+    champion = _alias(client, model, CHAMPION)
+    if champion is not None and _served_version(root) != str(champion.version):
+        say(f"repair: publishing champion version {champion.version}, which is not the one served")
+        _export_and_publish(uri, model, champion.run_id, root, cfg, data)
+    if champion is not None:
+        tags = client.get_run(champion.run_id).data.tags
+        if tags.get("data.hash") == fp["hash"] and tags.get("spotlight.config_hash") == config_hash(cfg):
+            return Outcome(KEPT, "up_to_date", f"champion version {champion.version} was trained on this data with "
+                           "this config and is served; nothing to do", champion.run_id, str(champion.version),
+                           _served_version(root), timings=timings)
+
+    t0 = time.perf_counter()
+    say("train")
+    try:
+        result = train(market, cfg, progress=lambda stage, done, total: say(stage) if done == 0 else None)
+        logged = log_training(result, fp, uri=uri)
+    except MlflowException as exc:
+        raise RetrainError(f"MLflow at {uri}: {exc.message} (nothing was kept)") from None
+    timings["train_s"] = time.perf_counter() - t0
+    run_id, version = logged.run_id, logged.model_version
+    for key, value in timings.items():
+        client.log_metric(run_id, f"retrain/{key}", value)
+
+    def tag(step: str, value: str) -> None:
+        client.set_tag(run_id, f"retrain.{step}", value)
+
+    months = cfg.retrain.months
+    by_date = result.evaluations["score"].by_date["rank_ic"].dropna()
+    cand = float(by_date.iloc[-months:].mean())
+    figures = {"gate/candidate_rank_ic": cand}
+    champ = recent_rank_ic(client, champion.run_id, months) if champion is not None else None
+    if champ is not None:
+        figures["gate/champion_rank_ic"] = champ
+    promote, why = gate(cand, champ, cfg.retrain.tolerance)
+    why = f"{why} (last {months} test months; champion " + (
+        f"version {champion.version})" if champion is not None else "none yet)")
+    for key, value in figures.items():
+        client.log_metric(run_id, key, value)
+    tag("gate", why)
+    if not promote:
+        tag("decision", "kept_champion")
+        return Outcome(KEPT, "kept_champion", f"kept champion: {why}", run_id, version, _served_version(root),
+                       figures, timings)
+
+    t0 = time.perf_counter()
+    say("export and publish")
+    previous = champion.version if champion is not None else None
+    try:
+        served = _export_and_publish(uri, model, run_id, root, cfg, data,
+                                     lambda: client.set_registered_model_alias(model, CHAMPION, version))
+    except RetrainError as exc:
+        tag("decision", "parity_failed" if exc.code == PARITY_FAILED else "failed")
+        tag("error", str(exc)[:5000])
+        exc.args = (f"{exc}; champion stays {previous or 'unset'}, {CANDIDATE} is version {version}",)
+        raise
+    timings["publish_s"] = time.perf_counter() - t0
+    client.log_metric(run_id, "retrain/publish_s", timings["publish_s"])
+    tag("decision", "promoted")
+    tag("served", served)
+    return Outcome(PROMOTED, "promoted", f"promoted version {version} to champion ({why}); serving {served}",
+                   run_id, version, served, figures, timings)
+
+
+def rollback(root: Path, cfg, uri: str) -> tuple[str, str, str]:
+    """Move ``champion`` to the version of the previously published bundle, then point the
+    served bundle at it (alias first: if the job dies in between, the next retrain's repair
+    step finishes the rollback). Returns (from bundle, to bundle, version)."""
+    import json
+
+    from serving.publish import PublishError, current, history
+    from serving.publish import rollback as point_back
+    from training.tracking import CHAMPION, configure
+
+    root = Path(root)
+    now = current(root)
+    past = [n for n in history(root) if (root / n).is_dir()]
+    if now not in past or past.index(now) == 0:
+        raise RetrainError(f"{root}: no bundle published before {now or 'nothing'} to roll back to", 2)
+    previous = past[past.index(now) - 1]
+    version = json.loads((root / previous / "manifest.json").read_text())["model"]["version"]
+    with _Lock(root):
+        client = MlflowClient(configure(uri))
+        client.set_registered_model_alias(cfg.registered_model, CHAMPION, version)
+        try:
+            point_back(root)
+        except PublishError as exc:
+            raise RetrainError(str(exc), 2) from None
+    return now, previous, version
