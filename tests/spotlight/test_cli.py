@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from spotlight.cli import app
 from tests.conftest import tiny_tables, write_tables
 
-COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic", "train", "promote", "export", "serve"]
+COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic", "train", "promote", "export", "serve",
+            "retrain", "rollback", "schedule"]
 runner = CliRunner()
 
 
