@@ -14,7 +14,8 @@ so a reader sees the old bundle or the new one, never a mix or nothing. It then 
 newest ``keep`` bundles (never removing the current or the previous one). Publishing a bundle
 whose directory already exists re-points ``current`` and copies nothing. :func:`rollback`
 points ``current`` at the bundle published before it. A crash at any step leaves ``current``
-pointing at a complete bundle.
+pointing at a complete bundle; :func:`clean` removes a bundle directory a crash left outside
+the history.
 """
 
 from __future__ import annotations
@@ -93,11 +94,28 @@ def publish(bundle_dir: str | Path, root: str | Path, keep: int = 5) -> str:
     else:
         os.replace(bundle_dir, target)
         _fsync_dir(root)
+    _point(root, name)  # the commit point
     past = [n for n in history(root) if n != name and (root / n).is_dir()]
     _write_json(root / HISTORY, [*past, name])
-    _point(root, name)
     _prune(root, keep)
     return name
+
+
+def clean(root: str | Path) -> list[str]:
+    """Remove what an interrupted publish left: bundle directories neither current nor in the
+    history, and temporary links. Returns the names removed."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    keep = {current(root), *history(root)}
+    removed = []
+    for path in root.iterdir():
+        if path.is_dir() and not path.is_symlink() and path.name.startswith("v") and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    for stale in root.glob(f".{CURRENT}.tmp-*"):
+        stale.unlink(missing_ok=True)
+    return removed
 
 
 def rollback(root: str | Path) -> tuple[str, str]:

@@ -13,14 +13,18 @@
    months against the champion's over its own last ``retrain.months``; promote if there is no
    champion yet or the candidate trails by at most ``retrain.tolerance``.
 6. **Export** the candidate (the ONNX parity gate runs here; a failure exits 3 and keeps the
-   champion), move ``champion`` to it, then **publish** the bundle atomically into the serving
-   root (:mod:`serving.publish`), keeping the newest ``retrain.keep``.
+   champion), **publish** the bundle atomically into the serving root (:mod:`serving.publish`,
+   keeping the newest ``retrain.keep``), then move ``champion`` to it. A journal
+   (``.pending.json``) spans the swap and the alias move.
 
 Each step's outcome and time are tagged on the candidate's run (``retrain.*``) with the gate's
 figures as metrics (``gate/*``). Exit codes: 0 promoted and published, 4 champion kept (gate
 or up to date), 3 parity gate failed, 1 failed (data, training, MLflow), 75 locked.
-If the served bundle is not the champion's (a job died between moving the alias and
-publishing), the next run re-exports and publishes the champion before anything else.
+Recovery, at the start of every run (under the lock): a promotion whose bundle was swapped
+in but whose alias move did not happen is finished; bundle directories a dead job moved in
+but never served, staging directories, and this job's runs left RUNNING are removed (the runs
+marked FAILED and hidden, their model versions deleted). Then, if the served bundle is not the
+champion's (e.g. after a manual ``spotlight promote``), the champion is exported and published.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 PROMOTED, KEPT, PARITY_FAILED, FAILED, LOCKED = 0, 4, 3, 1, 75
-LOCK = ".retrain.lock"
+LOCK, PENDING = ".retrain.lock", ".pending.json"
 Say = Callable[[str], None]
 
 
@@ -122,11 +126,17 @@ def _served_version(root: Path) -> str | None:
 
 
 def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg, data: Path,
-                        before_publish: Callable[[], None] = lambda: None) -> str:
-    """Export the version ``run_id`` registered (parity gate), call ``before_publish`` (the
-    alias move), then publish the bundle; returns its name."""
+                        after_publish: Callable[[], None] = lambda: None) -> str:
+    """Export the version ``run_id`` registered (parity gate) and publish it, then call
+    ``after_publish`` (the alias move); returns the bundle's name.
+
+    ``.pending.json`` (the bundle and version about to be served) is written before the swap of
+    ``current`` and removed after ``after_publish``: if the process dies in between, the next
+    run finishes the alias move (:func:`_recover`)."""
+    import json
+
     from serving.export import ExportError, export_bundle
-    from serving.publish import publish
+    from serving.publish import bundle_name, publish
 
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
@@ -135,10 +145,60 @@ def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg, data
                           months=cfg.retrain.serve_months)
         except ExportError as exc:
             raise RetrainError(str(exc), PARITY_FAILED if exc.code == 3 else FAILED) from None
-        before_publish()
-        return publish(staging / "bundle", root, keep=cfg.retrain.keep)
+        manifest = json.loads((staging / "bundle" / "manifest.json").read_text())
+        _write_pending(root, {"name": bundle_name(manifest), "version": manifest["model"]["version"]})
+        served = publish(staging / "bundle", root, keep=cfg.retrain.keep)
+        after_publish()
+        (root / PENDING).unlink(missing_ok=True)
+        return served
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_pending(root: Path, value: dict[str, str]) -> None:
+    import json
+
+    tmp = root / f"{PENDING}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(value, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root / PENDING)
+
+
+def _recover(client: MlflowClient, root: Path, model: str, experiment: str, say: Say) -> None:
+    """Finish or undo what a job killed part-way left (we hold the lock, so none is running):
+    a publish whose alias move did not happen, bundle directories outside the history, staging
+    directories, and runs of this job still marked RUNNING (closed, hidden, their model versions
+    removed)."""
+    import json
+
+    from serving.publish import clean, current
+    from training.tracking import CHAMPION
+
+    pending_path = root / PENDING
+    if pending_path.is_file():
+        pending = json.loads(pending_path.read_text(encoding="utf-8"))
+        if current(root) == pending["name"]:
+            say(f"recover: finishing the promotion of version {pending['version']} (its bundle is served)")
+            client.set_registered_model_alias(model, CHAMPION, pending["version"])
+        pending_path.unlink()
+    for name in clean(root):
+        say(f"recover: removed {name}, published by a job that died before serving it")
+    for stale in root.glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return
+    for run in client.search_runs([found.experiment_id], "tags.`spotlight.job` = 'retrain' and "
+                                                         "attributes.status = 'RUNNING'"):
+        say(f"recover: closing run {run.info.run_id}, left RUNNING by a job that died")
+        for mv in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
+            if CHAMPION not in mv.aliases:
+                client.delete_model_version(model, mv.version)
+        client.set_tag(run.info.run_id, "spotlight.error", "interrupted: the job died before finishing this run")
+        client.set_terminated(run.info.run_id, "FAILED")
+        client.delete_run(run.info.run_id)
 
 
 def retrain(data: Path, root: Path, cfg, uri: str, say: Say | None = None) -> Outcome:
@@ -172,6 +232,7 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     uri = configure(uri)
     client = MlflowClient(uri)
     model = cfg.registered_model
+    _recover(client, root, model, cfg.experiment, say)
     champion = _alias(client, model, CHAMPION)
     if champion is not None and _served_version(root) != str(champion.version):
         say(f"repair: publishing champion version {champion.version}, which is not the one served")
@@ -187,7 +248,7 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     say("train")
     try:
         result = train(market, cfg, progress=lambda stage, done, total: say(stage) if done == 0 else None)
-        logged = log_training(result, fp, uri=uri)
+        logged = log_training(result, fp, uri=uri, extra_tags={"spotlight.job": "retrain"})
     except MlflowException as exc:
         raise RetrainError(f"MLflow at {uri}: {exc.message} (nothing was kept)") from None
     timings["train_s"] = time.perf_counter() - t0
@@ -221,7 +282,7 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     previous = champion.version if champion is not None else None
     try:
         served = _export_and_publish(uri, model, run_id, root, cfg, data,
-                                     lambda: client.set_registered_model_alias(model, CHAMPION, version))
+                                     after_publish=lambda: client.set_registered_model_alias(model, CHAMPION, version))
     except RetrainError as exc:
         tag("decision", "parity_failed" if exc.code == PARITY_FAILED else "failed")
         tag("error", str(exc)[:5000])

@@ -164,7 +164,7 @@ def _write_artifacts(result: TrainResult, out: Path, config_text: str) -> None:
 
 
 def log_training(result: TrainResult, fingerprint: dict[str, str | int], uri: str | None = None,
-                 config_text: str | None = None) -> LoggedRun:
+                 config_text: str | None = None, extra_tags: dict[str, str] | None = None) -> LoggedRun:
     """Log ``result`` as one run, log the final model and register it with alias ``candidate``."""
     uri = configure(uri)
     cfg = result.config
@@ -174,6 +174,7 @@ def log_training(result: TrainResult, fingerprint: dict[str, str | int], uri: st
     tags = {"data.hash": fingerprint["hash"], "data.start": fingerprint["start"], "data.end": fingerprint["end"],
             "data.stocks": str(fingerprint["stocks"]), "data.source": str(result.data.source),
             "spotlight.label": cfg.label_column, "spotlight.model": cfg.model, "spotlight.config_hash": config_hash(cfg)}
+    tags |= extra_tags or {}
     if commit is not None:
         tags |= {"mlflow.source.git.commit": commit[0], "git.commit": commit[0], "git.dirty": str(commit[1])}
     name = f"{cfg.model}-{cfg.label}-{fingerprint['end']}"
