@@ -22,23 +22,15 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
-# The main job on the built-in simulated market. Grows with each issue:
-# simulate -> validate -> summarise -> features -> RankIC -> walk-forward training in MLflow
-# (serving follows).
+# The main job, end to end on the built-in simulated market (spotlight/demo.py): simulate ->
+# walk-forward training in MLflow -> ONNX export -> publish -> start the service -> /rank top 20
+# with drivers -> retrain with one more month (the promotion gate, the live swap) -> stop.
 demo: install
-	$(BIN)/spotlight simulate --out $(DEMO)/market --stocks 3000 --years 10 --seed 0
-	$(BIN)/spotlight validate $(DEMO)/market
-	$(BIN)/spotlight summary $(DEMO)/market
-	$(BIN)/spotlight features --data $(DEMO)/market --out $(DEMO)/panel.parquet
-	$(BIN)/spotlight ic --panel $(DEMO)/panel.parquet
-	$(BIN)/spotlight train --data $(DEMO)/market --predictions-out $(DEMO)/oos_predictions.parquet
-	$(BIN)/spotlight export --alias candidate --out $(DEMO)/bundle
-	@echo "MLflow UI: make mlflow-ui, then open http://127.0.0.1:5000 (experiment 'spotlight', model 'spotlight-microcap')"
-	@echo "Ranking service: make serve, then curl -X POST http://127.0.0.1:3000/rank -H 'Content-Type: application/json' -d '{\"top_n\": 20}'"
+	$(BIN)/spotlight demo --out $(DEMO)
 
-# The ranking service on the demo bundle (make demo first), http://127.0.0.1:3000 (docs at /).
+# The ranking service on the demo's published bundles (make demo first), http://127.0.0.1:3000 (docs at /).
 serve: install
-	$(BIN)/spotlight serve --bundle $(DEMO)/bundle
+	$(BIN)/spotlight serve --bundle $(DEMO)/bundles
 
 # The MLflow UI over the local store in mlruns/.
 mlflow-ui: install

@@ -441,6 +441,12 @@ def retrain(
     except ConfigError as exc:
         raise _fail(str(exc), 2) from None
     outcome = run_job(data, serve_root, cfg, tracking_uri(), say=lambda step: typer.echo(f"retrain: {step}", err=True))
+    if outcome.summaries:
+        from rich.console import Console
+
+        from spotlight.tables import models_table
+
+        Console(width=140).print(models_table(outcome.summaries, f"out of sample, {cfg.label_column} (monthly figures)"))
     for key, value in outcome.figures.items():
         typer.echo(f"{key}: {value:+.4f}")
     spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in outcome.timings.items())
@@ -489,3 +495,21 @@ def schedule(
     argv = [str(Path(sys.executable).with_name("spotlight")), "retrain", "--data", str(data),
             "--serve-root", str(serve_root), *(["--config", str(config)] if config else [])]
     run(cron, argv, timezone=timezone, run_now=run_now, max_runs=max_runs, say=typer.echo)
+
+
+@app.command(epilog="Example: spotlight demo --out demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Directory for the demo's markets and bundles.")] = Path("demo"),
+    stocks: Annotated[int, typer.Option(min=200, help="Simulated securities.")] = 3000,
+    years: Annotated[int, typer.Option(min=5, max=40, help="Simulated years.")] = 10,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the service (a free one if taken).")] = 3000,
+) -> None:
+    """The end-to-end demo on the built-in market: simulate, train in MLflow, export to ONNX,
+    serve, rank the top 20 with drivers, retrain with one more month and show the promotion
+    decision and the live swap, then stop the service."""
+    from spotlight.demo import run_demo
+
+    code = run_demo(out, stocks=stocks, years=years, seed=seed, port=port, say=typer.echo)
+    if code:
+        raise typer.Exit(code)

@@ -63,6 +63,7 @@ class Outcome:
     served: str | None = None
     figures: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    summaries: dict[str, dict] = field(default_factory=dict)  # out-of-sample figures per model, when trained
 
 
 class _Lock:
@@ -259,6 +260,8 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     def tag(step: str, value: str) -> None:
         client.set_tag(run_id, f"retrain.{step}", value)
 
+    summaries = {("lightgbm " + cfg.model if k == "score" else k.removeprefix("baseline_")): e.summary
+                 for k, e in result.evaluations.items()}
     months = cfg.retrain.months
     by_date = result.evaluations["score"].by_date["rank_ic"].dropna()
     cand = float(by_date.iloc[-months:].mean())
@@ -267,15 +270,15 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     if champ is not None:
         figures["gate/champion_rank_ic"] = champ
     promote, why = gate(cand, champ, cfg.retrain.tolerance)
-    why = f"{why} (last {months} test months; champion " + (
-        f"version {champion.version})" if champion is not None else "none yet)")
+    why = (f"{why}; mean RankIC of the last {months} test months, champion version {champion.version}"
+           if champion is not None else f"no champion yet; candidate {cand:+.4f} over the last {months} test months")
     for key, value in figures.items():
         client.log_metric(run_id, key, value)
     tag("gate", why)
     if not promote:
         tag("decision", "kept_champion")
         return Outcome(KEPT, "kept_champion", f"kept champion: {why}", run_id, version, _served_version(root),
-                       figures, timings)
+                       figures, timings, summaries)
 
     t0 = time.perf_counter()
     say("export and publish")
@@ -293,7 +296,7 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     tag("decision", "promoted")
     tag("served", served)
     return Outcome(PROMOTED, "promoted", f"promoted version {version} to champion ({why}); serving {served}",
-                   run_id, version, served, figures, timings)
+                   run_id, version, served, figures, timings, summaries)
 
 
 def rollback(root: Path, cfg, uri: str) -> tuple[str, str, str]:

@@ -62,10 +62,12 @@ def test_a_published_bundle_is_swapped_in_under_load(bundle_dir: Path, second_bu
             t.start()
         time.sleep(1.0)
         swap_at = len(answers)
+        published = time.monotonic()
         publish(shutil.copytree(second_bundle_dir, tmp_path / "staging-new"), root)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(a[1] == new.manifest.bundle_id for a in answers[swap_at:]):
-            time.sleep(0.1)
+            time.sleep(0.05)
+        swapped_after = time.monotonic() - published
         time.sleep(1.0)
         done.set()
         for t in threads:
@@ -84,3 +86,5 @@ def test_a_published_bundle_is_swapped_in_under_load(bundle_dir: Path, second_bu
     assert set(ids[:swap_at]) == {old.manifest.bundle_id}
     assert set(ids[first_new + 8:]) == {new.manifest.bundle_id}  # after the swap (4 clients in flight), only new
     assert model["bundle_id"] == new.manifest.bundle_id and model["model"]["version"] == "2"
+    print(f"hot reload: {len(answers)} /rank answers from 4 clients, 0 errors, new bundle served "
+          f"{swapped_after:.2f}s after publishing (poll every 0.2 s)")
