@@ -36,9 +36,11 @@ def write_market_tables(market: Market, out: str | Path) -> Path:
             if "symbol" in frame:
                 frame["symbol"] = frame["symbol"].astype("str")
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
         if out.exists():
-            shutil.rmtree(out)
+            os.replace(out, old)  # aside first: a kill now still leaves one whole market
         os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -13,9 +13,10 @@ A serving root holds one directory per published bundle and a ``current`` symlin
 so a reader sees the old bundle or the new one, never a mix or nothing. It then keeps the
 newest ``keep`` bundles (never removing the current or the previous one). Publishing a bundle
 whose directory already exists re-points ``current`` and copies nothing. :func:`rollback`
-points ``current`` at the bundle published before it. A crash at any step leaves ``current``
-pointing at a complete bundle; :func:`clean` removes a bundle directory a crash left outside
-the history.
+points ``current`` at the bundle published before it and drops the one it left from the
+history (it is never rolled back to again). A crash at any step leaves ``current``
+pointing at a complete bundle; :func:`clean` records a served bundle the history missed and
+removes bundle directories a crash left outside the history.
 """
 
 from __future__ import annotations
@@ -107,14 +108,18 @@ def clean(root: str | Path) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         return []
-    keep = {current(root), *history(root)}
+    now, past = current(root), history(root)
+    if now is not None and now not in past:  # killed between the swap and the history write
+        _write_json(root / HISTORY, [*past, now])
+        past = [*past, now]
+    keep = {now, *past}
     removed = []
     for path in root.iterdir():
         if path.is_dir() and not path.is_symlink() and path.name.startswith("v") and path.name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
+            _trash(root, path.name)
             removed.append(path.name)
-    for stale in root.glob(f".{CURRENT}.tmp-*"):
-        stale.unlink(missing_ok=True)
+    for stale in [*root.glob(f".{CURRENT}.tmp-*"), *root.glob(".trash-*")]:
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
     return removed
 
 
@@ -126,8 +131,17 @@ def rollback(root: str | Path) -> tuple[str, str]:
     if now not in past or past.index(now) == 0:
         raise PublishError(f"{root}: no bundle published before {now or 'nothing'} to roll back to")
     previous = past[past.index(now) - 1]
-    _point(root, previous)  # history keeps its order: a second rollback goes one further back
+    _point(root, previous)
+    _write_json(root / HISTORY, [n for n in past if n != now])  # never rolled back to again; clean() removes it
     return now, previous
+
+
+def _trash(root: Path, name: str) -> None:
+    """Rename first, then delete: a kill mid-delete leaves a ``.trash-*`` directory, never a
+    half-deleted bundle under its published name."""
+    trash = root / f".trash-{name}"
+    os.replace(root / name, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _prune(root: Path, keep: int) -> None:
@@ -136,7 +150,7 @@ def _prune(root: Path, keep: int) -> None:
     protected = {now, *names[-2:]}
     for name in names[:-keep]:
         if name not in protected:
-            shutil.rmtree(root / name, ignore_errors=True)
+            _trash(root, name)
     _write_json(root / HISTORY, [n for n in names if (root / n).is_dir()])
     for stale in root.glob(f".{CURRENT}.tmp-*"):
         stale.unlink(missing_ok=True)

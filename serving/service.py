@@ -125,13 +125,17 @@ class Spotlight:
                 if target in (loaded, failed):
                     continue
                 fresh = Bundle.load(target)
-            except (BundleError, OSError, ValueError) as exc:
+            except BundleError as exc:  # a bad bundle: skip it until another is published
                 logger.error("bundle reload skipped, still serving %s: %s", loaded.name, exc)
                 failed = target
+                continue
+            except (OSError, ValueError) as exc:  # e.g. pruned or mid-write: try again next time
+                logger.warning("bundle reload will retry, still serving %s: %s", loaded.name, exc)
                 continue
             self.bundle = fresh  # one assignment: a request sees the old bundle or the new one
             loaded = target
             logger.info("serving bundle %s (model version %s)", target.name, fresh.manifest.model.version)
+            gc.unfreeze()  # let the old bundle's cycles be collected, then freeze what lives on
             gc.collect()
             gc.freeze()
 

@@ -459,6 +459,7 @@ def retrain(
 def rollback(
     serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
         "bundles"),
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding training/defaults.toml.")] = None,
 ) -> None:
     """Move champion and the served bundle back to the previously published version."""
     from spotlight.retrain import RetrainError
@@ -467,7 +468,7 @@ def rollback(
     from training.tracking import tracking_uri
 
     try:
-        now, previous, version = go_back(serve_root, load_config(), tracking_uri())
+        now, previous, version = go_back(serve_root, load_config(config), tracking_uri())
     except RetrainError as exc:
         raise _fail(str(exc), exc.code) from None
     typer.echo(f"rolled back: serving {previous} (champion -> version {version}), was {now}")

@@ -146,6 +146,9 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
             while _call(f"{url}/model")["model"]["version"] != second.version and time.monotonic() < deadline:
                 time.sleep(0.5)
             model = _call(f"{url}/model")
+            if model["model"]["version"] != second.version:
+                say(f"the service did not swap in version {second.version} within 60 s; see {log}")
+                return 1
             say(f"the running service now serves version {model['model']['version']} (bundle {model['bundle_id']}, "
                 f"dates to {model['dates'][-1]}) -- swapped in without a restart")
             _print_top(_call(f"{url}/rank", {"top_n": 5}), say)

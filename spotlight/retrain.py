@@ -18,8 +18,10 @@
    (``.pending.json``) spans the swap and the alias move.
 
 Each step's outcome and time are tagged on the candidate's run (``retrain.*``) with the gate's
-figures as metrics (``gate/*``). Exit codes: 0 promoted and published, 4 champion kept (gate
-or up to date), 3 parity gate failed, 1 failed (data, training, MLflow), 75 locked.
+figures as metrics (``gate/*``). Exit codes: 0 promoted and published, 4 champion kept (the gate;
+or nothing to do: the champion's data and config, older data than the champion's, or data and
+config an earlier run already decided on: kept, failed parity or rolled back), 3 parity gate
+failed, 1 failed (data, training, MLflow), 75 locked.
 Recovery, at the start of every run (under the lock): a promotion whose bundle was swapped
 in but whose alias move did not happen is finished; bundle directories a dead job moved in
 but never served, staging directories, and this job's runs left RUNNING are removed (the runs
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import shutil
 import tempfile
 import time
@@ -39,11 +42,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import psutil
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 PROMOTED, KEPT, PARITY_FAILED, FAILED, LOCKED = 0, 4, 3, 1, 75
 LOCK, PENDING = ".retrain.lock", ".pending.json"
+HOST = socket.gethostname()
 Say = Callable[[str], None]
 
 
@@ -84,6 +89,23 @@ class _Lock:
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
+
+
+def _decided(client: MlflowClient, experiment: str, model: str, data_hash: str,
+             config: str) -> tuple[str, str] | None:
+    """(run id, decision) of an earlier retrain on the same data and config that was kept,
+    failed parity, or was rolled back from: such data is not trained on again."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return None
+    runs = client.search_runs([found.experiment_id], f"tags.`data.hash` = '{data_hash}' and "
+                                                     f"tags.`spotlight.config_hash` = '{config}' and "
+                                                     "tags.`spotlight.job` = 'retrain'")
+    for run in runs:
+        decision = run.data.tags.get("retrain.decision")
+        if decision in ("kept_champion", "parity_failed", "rolled_back"):
+            return run.info.run_id, decision
+    return None
 
 
 def _alias(client: MlflowClient, model: str, alias: str):
@@ -193,6 +215,9 @@ def _recover(client: MlflowClient, root: Path, model: str, experiment: str, say:
         return
     for run in client.search_runs([found.experiment_id], "tags.`spotlight.job` = 'retrain' and "
                                                          "attributes.status = 'RUNNING'"):
+        tags = run.data.tags
+        if tags.get("retrain.host") != HOST or psutil.pid_exists(int(tags.get("retrain.pid", "0") or 0)):
+            continue  # another machine's job, or a live one (another serving root): not ours to close
         say(f"recover: closing run {run.info.run_id}, left RUNNING by a job that died")
         for mv in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
             if CHAMPION not in mv.aliases:
@@ -237,19 +262,31 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     champion = _alias(client, model, CHAMPION)
     if champion is not None and _served_version(root) != str(champion.version):
         say(f"repair: publishing champion version {champion.version}, which is not the one served")
-        _export_and_publish(uri, model, champion.run_id, root, cfg, data)
+        try:
+            _export_and_publish(uri, model, champion.run_id, root, cfg, data)
+        except RetrainError as exc:  # e.g. the champion cannot be exported on today's market: train anyway
+            say(f"repair failed, going on: {exc}")
     if champion is not None:
         tags = client.get_run(champion.run_id).data.tags
         if tags.get("data.hash") == fp["hash"] and tags.get("spotlight.config_hash") == config_hash(cfg):
             return Outcome(KEPT, "up_to_date", f"champion version {champion.version} was trained on this data with "
                            "this config and is served; nothing to do", champion.run_id, str(champion.version),
                            _served_version(root), timings=timings)
+        if fp["end"] < tags.get("data.end", ""):
+            return Outcome(KEPT, "older_data", f"this market ends {fp['end']}, before champion version "
+                           f"{champion.version}'s data ({tags['data.end']}); nothing to do", champion.run_id,
+                           str(champion.version), _served_version(root), timings=timings)
+    decided = _decided(client, cfg.experiment, model, fp["hash"], config_hash(cfg))
+    if decided is not None:
+        return Outcome(KEPT, "already_decided", f"run {decided[0]} already decided on this data and config: "
+                       f"{decided[1]}; nothing to do", decided[0], None, _served_version(root), timings=timings)
 
     t0 = time.perf_counter()
     say("train")
     try:
         result = train(market, cfg, progress=lambda stage, done, total: say(stage) if done == 0 else None)
-        logged = log_training(result, fp, uri=uri, extra_tags={"spotlight.job": "retrain"})
+        logged = log_training(result, fp, uri=uri, extra_tags={"spotlight.job": "retrain", "retrain.host": HOST,
+                                                                "retrain.pid": str(os.getpid())})
     except MlflowException as exc:
         raise RetrainError(f"MLflow at {uri}: {exc.message} (nothing was kept)") from None
     timings["train_s"] = time.perf_counter() - t0
@@ -301,26 +338,30 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
 
 def rollback(root: Path, cfg, uri: str) -> tuple[str, str, str]:
     """Move ``champion`` to the version of the previously published bundle, then point the
-    served bundle at it (alias first: if the job dies in between, the next retrain's repair
-    step finishes the rollback). Returns (from bundle, to bundle, version)."""
+    served bundle at it, all under the job's lock (alias first: if the process dies in between,
+    the next retrain's repair step finishes the rollback). The version rolled back from is tagged
+    ``retrain.decision = rolled_back`` so later runs on the same data do not promote it again.
+    Returns (from bundle, to bundle, version)."""
     import json
 
-    from serving.publish import PublishError, current, history
+    from serving.publish import current, history
     from serving.publish import rollback as point_back
     from training.tracking import CHAMPION, configure
 
     root = Path(root)
-    now = current(root)
-    past = [n for n in history(root) if (root / n).is_dir()]
-    if now not in past or past.index(now) == 0:
-        raise RetrainError(f"{root}: no bundle published before {now or 'nothing'} to roll back to", 2)
-    previous = past[past.index(now) - 1]
-    version = json.loads((root / previous / "manifest.json").read_text())["model"]["version"]
     with _Lock(root):
+        now = current(root)
+        past = [n for n in history(root) if (root / n).is_dir()]
+        if now not in past or past.index(now) == 0:
+            raise RetrainError(f"{root}: no bundle published before {now or 'nothing'} to roll back to", 2)
+        previous = past[past.index(now) - 1]
+        manifest = lambda name: json.loads((root / name / "manifest.json").read_text())  # noqa: E731
+        version, left = manifest(previous)["model"]["version"], manifest(now)["model"]
         client = MlflowClient(configure(uri))
         client.set_registered_model_alias(cfg.registered_model, CHAMPION, version)
+        point_back(root)
         try:
-            point_back(root)
-        except PublishError as exc:
-            raise RetrainError(str(exc), 2) from None
+            client.set_tag(left["run_id"], "retrain.decision", "rolled_back")
+        except MlflowException:
+            pass  # the run is gone; the alias and the bundle have moved
     return now, previous, version

@@ -51,6 +51,9 @@ def trigger(cron: str, timezone: str | None = None) -> CronTrigger:
         if len(fields) != 5:
             raise ValueError(f"{len(fields)} fields")
         minute, hour, day, month, dow = fields
+        if day != "*" and dow != "*":
+            raise ValueError("day of month and day of week both restricted: crontab fires when either matches, "
+                             "APScheduler when both do; restrict one of them")
         return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_days(dow),
                            timezone=timezone)
     except (ValueError, LookupError) as exc:

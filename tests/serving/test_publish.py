@@ -45,7 +45,25 @@ def test_rollback_goes_back_one_bundle_at_a_time(tmp_path: Path) -> None:
     assert rollback(root) == (b, a) and current(root) == a
     with pytest.raises(PublishError, match="no bundle published before"):
         rollback(root)
-    assert publish(fake_bundle(tmp_path, 4, "d" * 16), root) == current(root)
+    d = publish(fake_bundle(tmp_path, 4, "d" * 16), root)
+    assert d == current(root) and history(root) == [a, d]  # b and c were rolled back from: out of the history
+    assert rollback(root) == (d, a)  # back to the last good one, never to a bundle rolled back from
+
+
+def test_clean_records_a_served_bundle_the_history_missed_and_removes_orphans(tmp_path: Path) -> None:
+    from serving.publish import _point, clean
+
+    root = tmp_path / "bundles"
+    a = publish(fake_bundle(tmp_path, 1, "a" * 16), root)
+    b_dir = fake_bundle(tmp_path, 2, "b" * 16)
+    os.replace(b_dir, root / ("v0002-" + "b" * 16))
+    _point(root, "v0002-" + "b" * 16)  # as if killed right after the swap
+    orphan = fake_bundle(tmp_path, 3, "c" * 16)
+    os.replace(orphan, root / ("v0003-" + "c" * 16))  # as if killed before the swap
+    (root / ".trash-v0000-x").mkdir()
+    assert clean(root) == ["v0003-" + "c" * 16]
+    assert history(root) == [a, "v0002-" + "b" * 16] and rollback(root)[1] == a
+    assert not list(root.glob(".trash-*"))
 
 
 def test_a_crash_before_the_swap_leaves_current_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,8 @@ kill -9 it there. Fault injection lives here, not in the product code.
 
 POINT: ``training`` (inside the second LightGBM fit of the walk-forward), ``registration``
 (the model version is registered, its alias not yet set, the run still RUNNING) or
-``publish`` (the bundle is moved into the serving root, ``current`` not yet swapped).
+``publish`` (the bundle is moved into the serving root, ``current`` not yet swapped) or
+``promotion`` (``current`` swapped to the new bundle, ``champion`` not yet moved).
 MARKER is created when the pause begins.
 """
 
@@ -45,6 +46,17 @@ def main() -> None:
             pause()
 
         MlflowClient.set_registered_model_alias = set_alias
+    elif point == "promotion":
+        from mlflow.tracking import MlflowClient
+
+        original_alias = MlflowClient.set_registered_model_alias
+
+        def set_alias_then_pause(self, name, alias, version):
+            if alias == "champion":
+                pause()
+            return original_alias(self, name, alias, version)
+
+        MlflowClient.set_registered_model_alias = set_alias_then_pause
     elif point == "publish":
         import serving.publish
 

@@ -77,3 +77,24 @@ def test_kill_9_leaves_champion_bundle_and_runs_intact(point: str, markets, tmp_
         assert len(others) == 1 and others[0].info.status == "FINISHED"
     assert not [p for p in root.iterdir() if p.name.startswith((".staging", ".pending"))]
     assert sorted(p.name for p in root.iterdir() if p.name.startswith("v")) == sorted({served, after.served})
+
+
+@pytest.mark.slow
+def test_kill_9_between_the_swap_and_the_alias_is_finished_by_the_next_run(markets, tmp_path: Path) -> None:  # noqa: F811
+    earlier, full = markets
+    config = tmp_path / "small.toml"
+    config.write_text(SMALL + "tolerance = 10.0\n")
+    cfg, uri, root = load_config(config), f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "bundles"
+    client = MlflowClient(uri)
+    first = retrain(earlier, root, cfg, uri)
+    _kill_at("promotion", full, root, config, uri, tmp_path)
+
+    swapped = current(root)
+    assert swapped != first.served and Bundle.load(resolve(root)).manifest.model.version == "2"  # whole and served
+    assert str(client.get_model_version_by_alias("spotlight-microcap", "champion").version) == "1"
+    assert (root / ".pending.json").is_file()
+
+    after = retrain(full, root, cfg, uri)  # recovery moves champion to the served version; then nothing to do
+    assert after.code == 4 and after.decision == "up_to_date", after.message
+    assert str(client.get_model_version_by_alias("spotlight-microcap", "champion").version) == "2"
+    assert current(root) == swapped and not (root / ".pending.json").exists()

@@ -97,6 +97,18 @@ def test_promote_then_nothing_to_do_then_a_new_month_then_rollback(markets, setu
     assert (now, previous, version) == (second.served, first.served, "1")
     assert current(root) == first.served
     assert str(client.get_model_version_by_alias("spotlight-microcap", "champion").version) == "1"
+    assert client.get_run(second.run_id).data.tags["retrain.decision"] == "rolled_back"
+
+    undo = retrain(full, root, lenient, uri)  # the next scheduled run does not re-promote what was rolled back
+    assert undo.code == KEPT and undo.decision == "already_decided" and current(root) == first.served
+
+
+def test_data_older_than_the_champions_is_not_trained_on(markets, setup) -> None:
+    earlier, full = markets
+    cfg, uri, root, _ = setup
+    assert retrain(full, root, cfg, uri).code == PROMOTED
+    older = retrain(earlier, root, cfg, uri)
+    assert older.code == KEPT and older.decision == "older_data"
 
 
 def test_the_gate() -> None:

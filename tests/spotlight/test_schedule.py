@@ -35,7 +35,7 @@ def test_day_of_week_means_what_crontab_means(cron: str, days: list[str]) -> Non
 
 
 @pytest.mark.parametrize("bad", ["0 18 * *", "61 18 * * 1-5", "0 18 * * mon-xyz", "every day", "0 18 * * 8",
-                                 "0 18 * * */2"])
+                                 "0 18 * * */2", "0 0 1 * 1"])
 def test_bad_expressions_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="bad cron expression"):
         trigger(bad)
