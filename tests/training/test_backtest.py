@@ -1,0 +1,112 @@
+"""The backtest engine on hand-made markets: fills at the next open, limit and suspension rules,
+the participation cap with carry-over, costs to the cent, and no look-ahead."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from market.load import load_market
+from tests.conftest import write_tables
+from training.backtest import BacktestConfig, run_backtest
+
+DAYS = pd.bdate_range("2021-01-04", periods=40)
+
+
+def market(tmp_path: Path, changes: dict | None = None):
+    """Two stocks, 40 sessions, price 10 every day, 1,000,000 traded a day, limits at +-10%.
+    ``changes``: {(symbol, day index): {column: value}}."""
+    sec = pd.DataFrame({"symbol": ["AAA", "BBB"], "list_date": pd.to_datetime(["2010-01-04"] * 2),
+                        "delist_date": pd.to_datetime([None, None]), "board": ["main", "main"]})
+    rows = []
+    for symbol in ("AAA", "BBB"):
+        for i, d in enumerate(DAYS):
+            row = {"symbol": symbol, "date": d, "open": 10.0, "high": 10.0, "low": 10.0, "close": 10.0,
+                   "volume": 100_000.0, "amount": 1_000_000.0, "adj_factor": 1.0, "shares_total": 1e7,
+                   "shares_float": 1e7, "limit_up": 11.0, "limit_down": 9.0}
+            row |= (changes or {}).get((symbol, i), {})
+            rows.append(row)
+    bars = pd.DataFrame(rows)
+    return load_market(write_tables({"securities": sec, "daily_bars": bars}, tmp_path / "m"))
+
+
+def signal(day: int, symbol: str) -> pd.DataFrame:
+    other = "BBB" if symbol == "AAA" else "AAA"
+    return pd.DataFrame({"date": [DAYS[day]] * 2, "symbol": [symbol, other], "score": [1.0, 0.0]})
+
+
+FREE = dict(commission=0.0, stamp_duty=0.0, impact_bps=0.0, participation=1.0, top_n=1)
+
+
+def test_buys_at_the_next_open_with_commission_to_the_cent(tmp_path: Path) -> None:
+    cfg = BacktestConfig(capital=100_000.0, **(FREE | {"commission": 0.0003}))
+    result = run_backtest(market(tmp_path), signal(24, "AAA"), cfg)
+    buy = result.trades.iloc[0]
+    assert buy["date"] == DAYS[25] and buy["side"] == "buy" and buy["price"] == 10.0
+    assert round(buy["value"], 2) == round(100_000 / 1.0003, 2) == 99_970.01
+    assert round(buy["commission"], 2) == 29.99
+    day = result.daily.loc[DAYS[25]]
+    assert round(day["cash"], 2) == 0.0 and round(day["nav"], 2) == 99_970.01
+
+
+def test_selling_pays_stamp_duty_and_commission_to_the_cent(tmp_path: Path) -> None:
+    cfg = BacktestConfig(capital=100_000.0, **(FREE | {"commission": 0.001, "stamp_duty": 0.0005}))
+    signals = pd.concat([signal(22, "AAA"), signal(30, "BBB")])
+    result = run_backtest(market(tmp_path), signals, cfg)
+    sell = result.trades[(result.trades["side"] == "sell")].iloc[0]
+    bought = 100_000 / 1.001
+    assert sell["date"] == DAYS[31] and round(sell["value"], 2) == round(bought, 2)
+    assert round(sell["commission"], 2) == round(bought * 0.001, 2) and round(sell["stamp_duty"], 2) == round(
+        bought * 0.0005, 2)
+
+
+def test_a_stock_opening_limit_up_is_bought_the_next_day(tmp_path: Path) -> None:
+    m = market(tmp_path, {("AAA", 25): {"open": 11.0, "high": 11.0, "close": 10.5}})
+    result = run_backtest(m, signal(24, "AAA"), BacktestConfig(capital=100_000.0, **FREE))
+    assert result.trades.iloc[0]["date"] == DAYS[26]
+
+
+def test_a_suspended_stock_is_sold_when_it_trades_again(tmp_path: Path) -> None:
+    m = market(tmp_path, {("AAA", 31): {"volume": 0.0, "amount": 0.0}, ("AAA", 32): {"volume": 0.0, "amount": 0.0}})
+    result = run_backtest(m, pd.concat([signal(22, "AAA"), signal(30, "BBB")]),
+                          BacktestConfig(capital=100_000.0, **FREE))
+    sells = result.trades[result.trades["side"] == "sell"]
+    assert list(sells["date"]) == [DAYS[33]]
+    buys_b = result.trades[(result.trades["side"] == "buy") & (result.trades["symbol"] == "BBB")]
+    assert buys_b.iloc[0]["date"] == DAYS[33]  # fully invested: the cash for BBB arrives with the sale
+
+
+def test_a_stock_opening_limit_down_cannot_be_sold_that_day(tmp_path: Path) -> None:
+    m = market(tmp_path, {("AAA", 31): {"open": 9.0, "low": 9.0, "close": 9.0}})
+    result = run_backtest(m, pd.concat([signal(22, "AAA"), signal(30, "BBB")]),
+                          BacktestConfig(capital=100_000.0, **FREE))
+    assert result.trades[result.trades["side"] == "sell"].iloc[0]["date"] == DAYS[32]
+
+
+def test_the_participation_cap_spreads_a_buy_over_days(tmp_path: Path) -> None:
+    cfg = BacktestConfig(capital=1_000_000.0, **(FREE | {"participation": 0.25}))
+    result = run_backtest(market(tmp_path), signal(22, "AAA"), cfg)
+    buys = result.trades[result.trades["side"] == "buy"]
+    assert list(buys["date"]) == list(DAYS[23:27])  # 250,000 a day of a 1,000,000 order
+    np.testing.assert_allclose(buys["value"], 250_000.0)
+    assert result.rebalances.iloc[0]["fill_ratio"] == pytest.approx(1.0)
+
+
+def test_impact_follows_the_square_root_of_participation(tmp_path: Path) -> None:
+    cfg = BacktestConfig(capital=250_000.0, **(FREE | {"impact_bps": 100.0}))
+    buy = run_backtest(market(tmp_path), signal(22, "AAA"), cfg).trades.iloc[0]
+    assert buy["impact"] == pytest.approx(buy["value"] * 0.01 * np.sqrt(buy["value"] / 1_000_000.0))
+
+
+def test_nothing_done_on_a_day_uses_a_later_price(tmp_path: Path) -> None:
+    full = market(tmp_path, {("AAA", i): {"open": 10.0 + 0.1 * i, "high": 14.5, "low": 9.0, "close": 10.0 + 0.1 * i,
+                                          "limit_up": 15.0, "limit_down": 8.0} for i in range(40)})
+    signals = pd.concat([signal(22, "AAA"), signal(30, "BBB")])
+    cfg = BacktestConfig(capital=1_000_000.0, participation=0.2, top_n=1)
+    whole = run_backtest(full, signals, cfg)
+    cut = run_backtest(full.until(DAYS[33]), signals, cfg)
+    pd.testing.assert_frame_equal(cut.daily, whole.daily.loc[:DAYS[33]])
+    pd.testing.assert_frame_equal(cut.trades, whole.trades[whole.trades["date"] <= DAYS[33]].reset_index(drop=True))

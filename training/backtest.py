@@ -1,0 +1,200 @@
+"""A liquidity-aware daily backtest of monthly top-N portfolios (the engine; reports come later).
+
+Signals: ``predictions`` rows (date, symbol, score), one set per signal date (a month-end).
+On the first trading day after a signal date the portfolio is rebalanced towards the top
+``top_n`` names by score (equal- or score-weighted); orders trade from that day's **open**
+(T+1: a signal known at the close of day t never trades before t+1).
+
+Each trading day, in this order:
+
+1. **Sells, then buys**, at the day's adjusted open (``adj_open``: total-return prices, so
+   positions are held in adjusted shares and splits and dividends need no bookkeeping).
+   - A stock cannot be bought when it has no bar or zero volume (suspended) or opens at its
+     limit-up price; it cannot be sold when suspended or opening at its limit-down price.
+   - Each stock's trade that day is capped at ``participation`` x its median traded amount
+     over the previous 20 sessions (known before the open); what is left carries over to the
+     next days until the next rebalance replaces the orders.
+   - Buys are scaled down together when cash (after the day's sells and all costs) is short.
+2. **Costs** per trade: commission (both sides), stamp duty (sells), and market impact of
+   ``impact_bps`` x sqrt(participation of the trade in that 20-day median amount) (the
+   square-root law).
+3. **Mark to market** at the close (``adj_close``; a suspended or missing stock keeps its
+   last close). A held stock whose listing ends is turned into cash at
+   ``delist_recovery`` x its last close on its last trading day.
+
+No price after day d is used for anything done on day d.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from market.load import LIMIT_TOLERANCE, Market
+
+MEDIAN_WINDOW = 20
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    capital: float = 1e8
+    top_n: int = 100
+    weighting: Literal["equal", "score"] = "equal"
+    participation: float = 0.1
+    commission: float = 0.0003
+    stamp_duty: float = 0.0005
+    impact_bps: float = 100.0
+    delist_recovery: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.capital <= 0 or self.top_n < 1:
+            raise ValueError("capital must be > 0 and top_n >= 1")
+        if not 0 < self.participation <= 1:
+            raise ValueError(f"participation must be in (0, 1], got {self.participation}")
+        if min(self.commission, self.stamp_duty, self.impact_bps) < 0 or not 0 <= self.delist_recovery <= 1:
+            raise ValueError("costs must be >= 0 and delist_recovery in [0, 1]")
+        if self.weighting not in ("equal", "score"):
+            raise ValueError(f"weighting must be equal or score, got {self.weighting!r}")
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    daily: pd.DataFrame   # date: nav, cash, positions, bought, sold, commission, stamp_duty, impact
+    trades: pd.DataFrame  # date, symbol, side, shares, price, value, commission, stamp_duty, impact
+    rebalances: pd.DataFrame  # signal date, trade start, ordered value, filled value, fill ratio
+
+
+def _panel(market: Market, symbols: list[str], column: str, fill: float = np.nan) -> np.ndarray:
+    bars = market.bars[market.bars["symbol"].isin(symbols)]
+    wide = bars.pivot(index="date", columns="symbol", values=column)
+    wide.columns = wide.columns.astype(str)
+    return wide.reindex(index=market.calendar, columns=symbols).to_numpy(np.float64, na_value=fill)
+
+
+def _targets(predictions: pd.DataFrame, cfg: BacktestConfig) -> dict[pd.Timestamp, pd.Series]:
+    out = {}
+    for day, rows in predictions.groupby("date", sort=True):
+        top = rows.dropna(subset=["score"]).sort_values(["score", "symbol"], ascending=[False, True]).head(cfg.top_n)
+        if top.empty:
+            continue
+        if cfg.weighting == "equal":
+            w = np.full(len(top), 1.0 / len(top))
+        else:
+            s = top["score"].to_numpy() - top["score"].min()
+            w = s / s.sum() if s.sum() > 0 else np.full(len(top), 1.0 / len(top))
+        out[pd.Timestamp(day)] = pd.Series(w, index=top["symbol"].astype(str).to_numpy())
+    return out
+
+
+def run_backtest(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig = BacktestConfig()) -> BacktestResult:
+    """Simulate the strategy day by day over the market's calendar from the first signal on."""
+    predictions = predictions.assign(date=pd.to_datetime(predictions["date"]),
+                                     symbol=predictions["symbol"].astype(str))
+    targets = _targets(predictions, cfg)
+    if not targets:
+        raise ValueError("predictions hold no scored rows")
+    symbols = sorted({s for w in targets.values() for s in w.index})
+    index = {s: i for i, s in enumerate(symbols)}
+    cal = market.calendar
+    opens, closes = _panel(market, symbols, "adj_open"), _panel(market, symbols, "adj_close")
+    volume = _panel(market, symbols, "volume", 0.0)
+    raw_open = _panel(market, symbols, "open")
+    up, down = _panel(market, symbols, "limit_up"), _panel(market, symbols, "limit_down")
+    amount = pd.DataFrame(_panel(market, symbols, "amount", 0.0))
+    listed = ~np.isnan(closes)
+    median_amount = amount.where(listed).rolling(MEDIAN_WINDOW, min_periods=MEDIAN_WINDOW).median().shift(1).to_numpy()
+    last_close = pd.DataFrame(closes).ffill().to_numpy()
+    sec = market.securities.assign(symbol=market.securities["symbol"].astype(str)).set_index("symbol")
+    delist = sec["delist_date"].reindex(symbols).to_numpy(dtype="datetime64[ns]")
+
+    tradable = (volume > 0) & ~np.isnan(opens)
+    opens_up = np.nan_to_num(raw_open) >= np.nan_to_num(up, nan=np.inf) * (1 - LIMIT_TOLERANCE)
+    opens_down = np.nan_to_num(raw_open) <= np.nan_to_num(down, nan=-np.inf) * (1 + LIMIT_TOLERANCE)
+    can_buy, can_sell = tradable & ~opens_up, tradable & ~opens_down
+
+    n = len(symbols)
+    held, pending = np.zeros(n), np.zeros(n)
+    cash = cfg.capital
+    first_signal = min(targets)
+    start = int(np.searchsorted(cal, first_signal, side="right"))
+    signal_days = sorted(targets)
+    starts = {int(np.searchsorted(cal, d, side="right")): d for d in signal_days}
+    daily, trades, rebalances = [], [], []
+    ordered = filled = 0.0
+    current = None
+    for t in range(start, len(cal)):
+        day = cal[t]
+        price_open = np.where(np.isnan(opens[t]), last_close[t - 1] if t else np.nan, opens[t])
+        if t in starts:
+            if current is not None:
+                rebalances.append((current[0], current[1], ordered, filled))
+            weights = targets[starts[t]]
+            nav_open = cash + np.nansum(held * np.nan_to_num(price_open))
+            target = np.zeros(n)
+            where = np.array([index[s] for s in weights.index])
+            target[where] = weights.to_numpy() * nav_open / price_open[where]
+            target = np.nan_to_num(target)
+            pending = target - held
+            ordered, filled, current = float(np.nansum(np.abs(pending) * np.nan_to_num(price_open))), 0.0, (starts[t], day)
+        cap_shares = np.nan_to_num(cfg.participation * median_amount[t] / price_open)
+        bought = sold = comm = stamp = impact = 0.0
+
+        sell = np.flatnonzero((pending < 0) & can_sell[t] & (held > 0))
+        qty = np.minimum(np.minimum(-pending[sell], cap_shares[sell]), held[sell])
+        for i, q in zip(sell, qty):
+            if q <= 0:
+                continue
+            value = q * price_open[i]
+            c, s_, m = value * cfg.commission, value * cfg.stamp_duty, value * _impact(value, median_amount[t, i], cfg)
+            held[i] -= q
+            pending[i] += q
+            cash += value - c - s_ - m
+            sold, comm, stamp, impact = sold + value, comm + c, stamp + s_, impact + m
+            trades.append((day, symbols[i], "sell", q, price_open[i], value, c, s_, m))
+        buy = np.flatnonzero((pending > 0) & can_buy[t])
+        qty = np.minimum(pending[buy], cap_shares[buy])
+        values = qty * price_open[buy]
+        rates = cfg.commission + np.array([_impact(v, median_amount[t, i], cfg) for v, i in zip(values, buy)])
+        need = float(np.sum(values * (1 + rates))) if len(buy) else 0.0
+        if need > cash > 0:
+            qty, values = qty * cash / need, values * cash / need
+        elif cash <= 0:
+            qty, values = qty * 0, values * 0
+        for i, q, value in zip(buy, qty, values):
+            if q <= 0:
+                continue
+            c, m = value * cfg.commission, value * _impact(value, median_amount[t, i], cfg)
+            held[i] += q
+            pending[i] -= q
+            cash -= value + c + m
+            bought, comm, impact = bought + value, comm + c, impact + m
+            trades.append((day, symbols[i], "buy", q, price_open[i], value, c, 0.0, m))
+        filled += bought + sold
+
+        gone = (held > 0) & ~np.isnat(delist) & (delist <= day.to_datetime64())
+        for i in np.flatnonzero(gone):
+            value = held[i] * last_close[t, i] * cfg.delist_recovery
+            cash += value
+            trades.append((day, symbols[i], "delist", held[i], last_close[t, i] * cfg.delist_recovery, value, 0, 0, 0))
+            held[i], pending[i] = 0.0, 0.0
+        nav = cash + float(np.nansum(held * np.nan_to_num(last_close[t])))
+        daily.append((day, nav, cash, int((held > 0).sum()), bought, sold, comm, stamp, impact))
+    if current is not None:
+        rebalances.append((current[0], current[1], ordered, filled))
+    daily_frame = pd.DataFrame(daily, columns=["date", "nav", "cash", "positions", "bought", "sold", "commission",
+                                               "stamp_duty", "impact"]).set_index("date")
+    trade_frame = pd.DataFrame(trades, columns=["date", "symbol", "side", "shares", "price", "value", "commission",
+                                                "stamp_duty", "impact"])
+    reb = pd.DataFrame(rebalances, columns=["signal_date", "trade_start", "ordered", "filled"])
+    reb["fill_ratio"] = (reb["filled"] / reb["ordered"]).where(reb["ordered"] > 0)
+    return BacktestResult(daily_frame, trade_frame, reb)
+
+
+def _impact(value: float, median_amount: float, cfg: BacktestConfig) -> float:
+    """Impact as a fraction of the traded value: impact_bps x sqrt(value / 20-day median amount)."""
+    if not value > 0 or not median_amount > 0:
+        return 0.0
+    return cfg.impact_bps * 1e-4 * float(np.sqrt(value / median_amount))
