@@ -514,3 +514,46 @@ def demo(
     code = run_demo(out, stocks=stocks, years=years, seed=seed, port=port, say=typer.echo)
     if code:
         raise typer.Exit(code)
+
+
+@app.command(epilog="Example: spotlight backtest --predictions demo/oos_predictions.parquet --data demo/market")
+def backtest(
+    predictions: Annotated[Path, typer.Option(help="Parquet with date, symbol, score (e.g. train --predictions-out).")],
+    data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
+    capital: Annotated[float, typer.Option(min=1.0, help="Starting capital (market currency).")] = 1e8,
+    top_n: Annotated[int, typer.Option(min=1, help="Names held after each monthly rebalance.")] = 100,
+    weighting: Annotated[str, typer.Option(help="equal or score.")] = "equal",
+    participation: Annotated[float, typer.Option(help="Daily trade cap per stock, share of its 20-day median "
+                                                      "traded amount.")] = 0.1,
+    capacity_curve: Annotated[bool, typer.Option("--capacity/--no-capacity",
+                                                 help="Also run at 1e7, 1e8, 1e9 and 1e10.")] = False,
+    daily_out: Annotated[Path | None, typer.Option(help="CSV of the daily NAV, benchmark and costs.")] = None,
+) -> None:
+    """Liquidity-aware monthly top-N backtest with T+1 fills, limits, suspensions, a participation
+    cap and costs, against the universe's equal-weight benchmark. Exit 1: the market breaks the
+    contract or the predictions cannot be read; 2: a bad option."""
+    import pandas as pd
+
+    from training.backtest import BacktestConfig, run_backtest
+    from training.performance import benchmark_returns, capacity, summary
+
+    try:
+        cfg = BacktestConfig(capital=capital, top_n=top_n, weighting=weighting, participation=participation)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    try:
+        preds = pd.read_parquet(predictions, columns=["date", "symbol", "score"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise _fail(f"{predictions}: cannot read date, symbol, score ({exc})") from None
+    market = _load_market(data)
+    result = run_backtest(market, preds, cfg)
+    bench = benchmark_returns(market, preds, result.daily.index)
+    stats = summary(result, bench, capital)
+    for key, value in stats.items():
+        typer.echo(f"{key:26s} {value:+.4f}")
+    if daily_out is not None:
+        frame = result.daily.assign(benchmark_return=bench)
+        frame.to_csv(daily_out)
+        typer.echo(f"wrote {daily_out}")
+    if capacity_curve:
+        typer.echo(capacity(market, preds, cfg).to_string(float_format=lambda v: f"{v:+.4f}"))

@@ -14,7 +14,7 @@ from spotlight.cli import app
 from tests.conftest import tiny_tables, write_tables
 
 COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic", "train", "promote", "export", "serve",
-            "retrain", "rollback", "schedule"]
+            "retrain", "rollback", "schedule", "demo", "backtest"]
 runner = CliRunner()
 
 
@@ -219,3 +219,21 @@ def test_train_refuses_bad_config_and_bad_data_before_logging(small_sim_dir: Pat
     result = runner.invoke(app, ["train", "--data", str(write_tables(tables, tmp_path / "bad"))])
     assert result.exit_code == 1 and "daily_bars" in result.output
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_backtest_prints_the_figures_and_refuses_bad_options(tmp_path: Path) -> None:
+    from tests.training.test_backtest import market, signal
+
+    m = market(tmp_path)
+    preds = tmp_path / "preds.parquet"
+    pd.concat([signal(22, "AAA"), signal(30, "BBB")]).to_parquet(preds)
+    daily = tmp_path / "daily.csv"
+    result = runner.invoke(app, ["backtest", "--predictions", str(preds), "--data", str(m.source), "--capital", "1e5",
+                                 "--top-n", "1", "--daily-out", str(daily)])
+    assert result.exit_code == 0, result.output
+    assert "information_ratio" in result.output and "fill_ratio" in result.output
+    assert list(pd.read_csv(daily).columns[:3]) == ["date", "nav", "cash"]
+    bad = runner.invoke(app, ["backtest", "--predictions", str(preds), "--data", str(m.source), "--participation", "2"])
+    assert bad.exit_code == 2 and "participation" in bad.output
+    missing = runner.invoke(app, ["backtest", "--predictions", str(tmp_path / "none.parquet"), "--data", str(m.source)])
+    assert missing.exit_code == 1 and "cannot read" in missing.output
