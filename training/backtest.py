@@ -12,8 +12,8 @@ Each trading day, in this order:
    - A stock cannot be bought when it has no bar or zero volume (suspended) or opens at its
      limit-up price; it cannot be sold when suspended or opening at its limit-down price.
    - Each stock's trade that day is capped at ``participation`` x its median traded amount
-     over the previous 20 sessions (known before the open); what is left carries over to the
-     next days until the next rebalance replaces the orders.
+     over the previous 20 sessions (known before the open; a missing day counts as 0 traded);
+     what is left carries over to the next days until the next rebalance replaces the orders.
    - Buys are scaled down together when cash (after the day's sells and all costs) is short.
 2. **Costs** per trade: commission (both sides), stamp duty (sells), and market impact of
    ``impact_bps`` x sqrt(participation of the trade in that 20-day median amount) (the
@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import bottleneck as bn
 import numpy as np
 import pandas as pd
 
@@ -67,11 +68,20 @@ class BacktestResult:
     rebalances: pd.DataFrame  # signal date, trade start, ordered value, filled value, fill ratio
 
 
-def _panel(market: Market, symbols: list[str], column: str, fill: float = np.nan) -> np.ndarray:
-    bars = market.bars[market.bars["symbol"].isin(symbols)]
-    wide = bars.pivot(index="date", columns="symbol", values=column)
-    wide.columns = wide.columns.astype(str)
-    return wide.reindex(index=market.calendar, columns=symbols).to_numpy(np.float64, na_value=fill)
+def _panels(market: Market, symbols: list[str], columns: dict[str, float]) -> dict[str, np.ndarray]:
+    """Day x symbol arrays of ``columns`` (fill value where a stock has no bar), built by
+    indexing rather than pivoting."""
+    bars = market.bars
+    code = pd.Index(symbols).get_indexer(bars["symbol"].astype(str))
+    keep = code >= 0
+    rows = market.calendar.get_indexer(bars["date"].to_numpy()[keep])
+    cols = code[keep]
+    out = {}
+    for column, fill in columns.items():
+        grid = np.full((len(market.calendar), len(symbols)), fill, dtype=np.float64)
+        grid[rows, cols] = bars[column].to_numpy(np.float64)[keep]
+        out[column] = grid
+    return out
 
 
 def _targets(predictions: pd.DataFrame, cfg: BacktestConfig) -> dict[pd.Timestamp, pd.Series]:
@@ -99,13 +109,20 @@ def run_backtest(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig 
     symbols = sorted({s for w in targets.values() for s in w.index})
     index = {s: i for i, s in enumerate(symbols)}
     cal = market.calendar
-    opens, closes = _panel(market, symbols, "adj_open"), _panel(market, symbols, "adj_close")
-    volume = _panel(market, symbols, "volume", 0.0)
-    raw_open = _panel(market, symbols, "open")
-    up, down = _panel(market, symbols, "limit_up"), _panel(market, symbols, "limit_down")
-    amount = pd.DataFrame(_panel(market, symbols, "amount", 0.0))
-    listed = ~np.isnan(closes)
-    median_amount = amount.where(listed).rolling(MEDIAN_WINDOW, min_periods=MEDIAN_WINDOW).median().shift(1).to_numpy()
+    grids = _panels(market, symbols, {"adj_open": np.nan, "adj_close": np.nan, "volume": 0.0, "open": np.nan,
+                                      "limit_up": np.nan, "limit_down": np.nan, "amount": np.nan})
+    opens, closes, volume, raw_open = grids["adj_open"], grids["adj_close"], grids["volume"], grids["open"]
+    up, down = grids["limit_up"], grids["limit_down"]
+    # median traded amount over the previous 20 sessions while listed; a day without a bar
+    # between the stock's first and last bar traded nothing (0); NaN before listing
+    amount = grids["amount"]
+    seen = ~np.isnan(amount)
+    first = np.where(seen.any(axis=0), seen.argmax(axis=0), len(amount))
+    last = len(amount) - 1 - seen[::-1].argmax(axis=0)
+    day = np.arange(len(amount))[:, None]
+    amount = np.where(~seen & (day >= first) & (day <= last), 0.0, amount)
+    median_amount = np.full_like(closes, np.nan)
+    median_amount[1:] = bn.move_median(amount, window=MEDIAN_WINDOW, min_count=MEDIAN_WINDOW, axis=0)[:-1]
     last_close = pd.DataFrame(closes).ffill().to_numpy()
     sec = market.securities.assign(symbol=market.securities["symbol"].astype(str)).set_index("symbol")
     delist = sec["delist_date"].reindex(symbols).to_numpy(dtype="datetime64[ns]")

@@ -110,3 +110,15 @@ def test_nothing_done_on_a_day_uses_a_later_price(tmp_path: Path) -> None:
     cut = run_backtest(full.until(DAYS[33]), signals, cfg)
     pd.testing.assert_frame_equal(cut.daily, whole.daily.loc[:DAYS[33]])
     pd.testing.assert_frame_equal(cut.trades, whole.trades[whole.trades["date"] <= DAYS[33]].reset_index(drop=True))
+
+
+def test_a_day_without_a_bar_counts_as_nothing_traded_in_the_median(tmp_path: Path) -> None:
+    """Eleven of the last 20 sessions missing: the median amount is 0 and nothing can be bought."""
+    import pandas as pd_
+
+    m = market(tmp_path)
+    bars = m.bars[~((m.bars["symbol"] == "AAA") & m.bars["date"].isin(DAYS[12:23]))]
+    gapped = type(m)(m.source, m.securities, bars.reset_index(drop=True), None, None)
+    result = run_backtest(gapped, signal(22, "AAA"), BacktestConfig(capital=100_000.0, **FREE))
+    assert result.trades.empty or result.trades.iloc[0]["date"] > DAYS[23]
+    assert isinstance(result.daily, pd_.DataFrame)
