@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: install test test-fast demo bench bench-features bench-train bench-serving calibrate docs lock clean mlflow-ui serve
+.PHONY: install test test-fast demo bench bench-features bench-train bench-serving bench-backtest calibrate docs lock clean mlflow-ui serve
 
 install: $(STAMP)
 
@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/train.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/backtest.py
 
 bench-features: install
 	$(BIN)/python benchmarks/features.py
@@ -50,6 +51,9 @@ bench-train: install
 
 bench-serving: install
 	$(BIN)/python benchmarks/serving.py
+
+bench-backtest: install
+	$(BIN)/python benchmarks/backtest.py
 
 # Simulated vs real side by side (needs ../shared/markets/cn-dev-2010-2015).
 calibrate: install
