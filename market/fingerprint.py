@@ -13,13 +13,13 @@ import hashlib
 import pandas as pd
 
 from market.contract import TABLES
-from market.load import Market
+from market.load import TABLE_ATTR, Market
 
 
 def fingerprint(market: Market) -> dict[str, str | int]:
     digest = hashlib.sha256()
     for name, spec in TABLES.items():
-        table = getattr(market, "bars" if name == "daily_bars" else name, None)
+        table = getattr(market, TABLE_ATTR[name], None)
         if table is None:
             continue
         table = table[[c.name for c in spec.columns if c.name in table.columns]]

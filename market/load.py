@@ -66,7 +66,7 @@ class Market:
 
     @property
     def tables_found(self) -> list[str]:
-        return [name for name in TABLES if getattr(self, _ATTR[name]) is not None]
+        return [name for name in TABLES if getattr(self, TABLE_ATTR[name]) is not None]
 
     def summary(self) -> str:
         """One line: symbols, stock-days, date range, tables found."""
@@ -78,7 +78,8 @@ class Market:
                 f"tables: {', '.join(self.tables_found)}{tail}")
 
 
-_ATTR = {"securities": "securities", "daily_bars": "bars", "fundamentals": "fundamentals", "holders": "holders"}
+TABLE_ATTR = {  # contract table name -> Market attribute
+    "securities": "securities", "daily_bars": "bars", "fundamentals": "fundamentals", "holders": "holders"}
 
 
 def read_tables(path: str | Path) -> dict[str, pd.DataFrame | None]:

@@ -13,9 +13,7 @@ import tempfile
 from pathlib import Path
 
 from market.contract import TABLES
-from market.load import Market
-
-_ATTR = {"securities": "securities", "daily_bars": "bars", "fundamentals": "fundamentals", "holders": "holders"}
+from market.load import TABLE_ATTR, Market
 
 
 def write_market_tables(market: Market, out: str | Path) -> Path:
@@ -26,7 +24,7 @@ def write_market_tables(market: Market, out: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for name, spec in TABLES.items():
-            table = getattr(market, _ATTR[name])
+            table = getattr(market, TABLE_ATTR[name])
             if table is None:
                 continue
             if name == "securities":

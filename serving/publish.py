@@ -54,7 +54,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json(path: Path, value: object) -> None:
+def write_json(path: Path, value: object) -> None:
+    """Write ``value`` as JSON atomically: a temporary sibling, fsynced, renamed over ``path``."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(value, f, indent=2)
@@ -97,7 +98,7 @@ def publish(bundle_dir: str | Path, root: str | Path, keep: int = 5) -> str:
         _fsync_dir(root)
     _point(root, name)  # the commit point
     past = [n for n in history(root) if n != name and (root / n).is_dir()]
-    _write_json(root / HISTORY, [*past, name])
+    write_json(root / HISTORY, [*past, name])
     _prune(root, keep)
     return name
 
@@ -110,7 +111,7 @@ def clean(root: str | Path) -> list[str]:
         return []
     now, past = current(root), history(root)
     if now is not None and now not in past:  # killed between the swap and the history write
-        _write_json(root / HISTORY, [*past, now])
+        write_json(root / HISTORY, [*past, now])
         past = [*past, now]
     keep = {now, *past}
     removed = []
@@ -123,17 +124,23 @@ def clean(root: str | Path) -> list[str]:
     return removed
 
 
-def rollback(root: str | Path) -> tuple[str, str]:
-    """Point ``current`` at the bundle published before it; returns (from, to)."""
+def previous(root: str | Path) -> tuple[str, str]:
+    """(current bundle, the one published before it); PublishError when there is none."""
     root = Path(root)
     now = current(root)
     past = [n for n in history(root) if (root / n).is_dir()]
     if now not in past or past.index(now) == 0:
         raise PublishError(f"{root}: no bundle published before {now or 'nothing'} to roll back to")
-    previous = past[past.index(now) - 1]
-    _point(root, previous)
-    _write_json(root / HISTORY, [n for n in past if n != now])  # never rolled back to again; clean() removes it
-    return now, previous
+    return now, past[past.index(now) - 1]
+
+
+def rollback(root: str | Path) -> tuple[str, str]:
+    """Point ``current`` at the bundle published before it; returns (from, to)."""
+    root = Path(root)
+    now, before = previous(root)
+    _point(root, before)
+    write_json(root / HISTORY, [n for n in history(root) if n != now and (root / n).is_dir()])  # never again
+    return now, before
 
 
 def _trash(root: Path, name: str) -> None:
@@ -151,6 +158,6 @@ def _prune(root: Path, keep: int) -> None:
     for name in names[:-keep]:
         if name not in protected:
             _trash(root, name)
-    _write_json(root / HISTORY, [n for n in names if (root / n).is_dir()])
+    write_json(root / HISTORY, [n for n in names if (root / n).is_dir()])
     for stale in root.glob(f".{CURRENT}.tmp-*"):
         stale.unlink(missing_ok=True)

@@ -96,20 +96,16 @@ def rank(bundle: Bundle, req: RankRequest) -> dict[str, Any]:
     reason = _request_reasons(book, req)
     kept = np.flatnonzero(reason == None)  # noqa: E711 - elementwise on an object array
     n = len(kept)
-    stocks = []
-    for position, i in enumerate(kept[:req.top_n]):
-        rank_ = position + 1
-        stocks.append({"symbol": book.m_symbol[i], "score": float(book.m_score[i]), "rank": rank_,
-                       "percentile": 100.0 * (n - rank_) / (n - 1) if n > 1 else 100.0, "in_universe": True,
-                       "exclusion_reason": None, "board": book.m_board[i], "industry": book.m_industry[i],
-                       "market_cap": _f(book.m_cap[i]), "drivers": book.m_drivers[i],
-                       "liquidity": _liquidity(book.m_amount[i], req)})
+    def member(i: int, rank_: int | None, excluded_for: str | None) -> dict[str, Any]:
+        percentile = None if rank_ is None else 100.0 * (n - rank_) / (n - 1) if n > 1 else 100.0
+        return {"symbol": book.m_symbol[i], "score": float(book.m_score[i]), "rank": rank_, "percentile": percentile,
+                "in_universe": excluded_for is None, "exclusion_reason": excluded_for, "board": book.m_board[i],
+                "industry": book.m_industry[i], "market_cap": _f(book.m_cap[i]), "drivers": book.m_drivers[i],
+                "liquidity": _liquidity(book.m_amount[i], req)}
+
+    stocks = [member(i, position + 1, None) for position, i in enumerate(kept[:req.top_n])]
     if req.include_excluded:
-        for i in np.flatnonzero(reason != None):  # noqa: E711
-            stocks.append({"symbol": book.m_symbol[i], "score": float(book.m_score[i]), "rank": None,
-                           "percentile": None, "in_universe": False, "exclusion_reason": reason[i],
-                           "board": book.m_board[i], "industry": book.m_industry[i], "market_cap": _f(book.m_cap[i]),
-                           "drivers": book.m_drivers[i], "liquidity": _liquidity(book.m_amount[i], req)})
+        stocks += [member(i, None, reason[i]) for i in np.flatnonzero(reason != None)]  # noqa: E711
         for i in range(len(book.o_symbol)):
             stocks.append({"symbol": book.o_symbol[i], "score": None, "rank": None, "percentile": None,
                            "in_universe": False, "exclusion_reason": book.o_reason[i], "board": book.o_board[i],

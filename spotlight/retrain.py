@@ -159,7 +159,7 @@ def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg, data
     import json
 
     from serving.export import ExportError, export_bundle
-    from serving.publish import bundle_name, publish
+    from serving.publish import bundle_name, publish, write_json
 
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
     try:
@@ -169,24 +169,13 @@ def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg, data
         except ExportError as exc:
             raise RetrainError(str(exc), PARITY_FAILED if exc.code == 3 else FAILED) from None
         manifest = json.loads((staging / "bundle" / "manifest.json").read_text())
-        _write_pending(root, {"name": bundle_name(manifest), "version": manifest["model"]["version"]})
+        write_json(root / PENDING, {"name": bundle_name(manifest), "version": manifest["model"]["version"]})
         served = publish(staging / "bundle", root, keep=cfg.retrain.keep)
         after_publish()
         (root / PENDING).unlink(missing_ok=True)
         return served
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_pending(root: Path, value: dict[str, str]) -> None:
-    import json
-
-    tmp = root / f"{PENDING}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / PENDING)
 
 
 def _recover(client: MlflowClient, root: Path, model: str, experiment: str, say: Say) -> None:
@@ -344,17 +333,17 @@ def rollback(root: Path, cfg, uri: str) -> tuple[str, str, str]:
     Returns (from bundle, to bundle, version)."""
     import json
 
-    from serving.publish import current, history
+    from serving.publish import PublishError
+    from serving.publish import previous as bundle_before
     from serving.publish import rollback as point_back
     from training.tracking import CHAMPION, configure
 
     root = Path(root)
     with _Lock(root):
-        now = current(root)
-        past = [n for n in history(root) if (root / n).is_dir()]
-        if now not in past or past.index(now) == 0:
-            raise RetrainError(f"{root}: no bundle published before {now or 'nothing'} to roll back to", 2)
-        previous = past[past.index(now) - 1]
+        try:
+            now, previous = bundle_before(root)
+        except PublishError as exc:
+            raise RetrainError(str(exc), 2) from None
         manifest = lambda name: json.loads((root / name / "manifest.json").read_text())  # noqa: E731
         version, left = manifest(previous)["model"]["version"], manifest(now)["model"]
         client = MlflowClient(configure(uri))

@@ -68,7 +68,7 @@ class BacktestResult:
     rebalances: pd.DataFrame  # signal date, trade start, ordered value, filled value, fill ratio
 
 
-def _panels(market: Market, symbols: list[str], columns: dict[str, float]) -> dict[str, np.ndarray]:
+def day_grids(market: Market, symbols: list[str], columns: dict[str, float]) -> dict[str, np.ndarray]:
     """Day x symbol arrays of ``columns`` (fill value where a stock has no bar), built by
     indexing rather than pivoting."""
     bars = market.bars
@@ -109,7 +109,7 @@ def run_backtest(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig 
     symbols = sorted({s for w in targets.values() for s in w.index})
     index = {s: i for i, s in enumerate(symbols)}
     cal = market.calendar
-    grids = _panels(market, symbols, {"adj_open": np.nan, "adj_close": np.nan, "volume": 0.0, "open": np.nan,
+    grids = day_grids(market, symbols, {"adj_open": np.nan, "adj_close": np.nan, "volume": 0.0, "open": np.nan,
                                       "limit_up": np.nan, "limit_down": np.nan, "amount": np.nan})
     opens, closes, volume, raw_open = grids["adj_open"], grids["adj_close"], grids["volume"], grids["open"]
     up, down = grids["limit_up"], grids["limit_down"]

@@ -15,13 +15,14 @@ as the participation cap leaves orders unfilled and impact grows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import empyrical as ep
 import numpy as np
 import pandas as pd
 
 from market.load import Market
-from training.backtest import BacktestConfig, BacktestResult, run_backtest
+from training.backtest import BacktestConfig, BacktestResult, day_grids, run_backtest
 
 DAYS_A_YEAR = 252
 
@@ -29,9 +30,9 @@ DAYS_A_YEAR = 252
 def benchmark_returns(market: Market, predictions: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.Series:
     """Daily equal-weight return of the signal universe (see the module docstring) on ``dates``."""
     cal = market.calendar
-    close = market.bars.pivot(index="date", columns="symbol", values="adj_close")
-    close.columns = close.columns.astype(str)
-    returns = close.reindex(cal).pct_change(fill_method=None)
+    symbols = sorted(predictions["symbol"].astype(str).unique())
+    close = day_grids(market, symbols, {"adj_close": np.nan})["adj_close"]
+    returns = pd.DataFrame(close, index=cal, columns=symbols).pct_change(fill_method=None)
     out = pd.Series(0.0, index=dates)
     signals = sorted(pd.to_datetime(predictions["date"].unique()))
     starts = [cal[min(int(np.searchsorted(cal, d, side="right")), len(cal) - 1)] for d in signals]
@@ -79,8 +80,7 @@ def capacity(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig,
     rows = []
     bench = None
     for capital in capitals:
-        run_cfg = BacktestConfig(**{**cfg.__dict__, "capital": float(capital)})
-        result = run_backtest(market, predictions, run_cfg)
+        result = run_backtest(market, predictions, replace(cfg, capital=float(capital)))
         if bench is None:
             bench = benchmark_returns(market, predictions, result.daily.index)
         s = summary(result, bench, capital)
