@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import onnxruntime
@@ -46,6 +46,19 @@ class ModelInfo(BaseModel):
     aliases: list[str] = []
 
 
+class CrowdingDay(BaseModel):
+    regime: Literal["unknown", "normal", "elevated", "crowded"]
+    turnover_share: float | None
+    turnover_share_pctile: float | None
+    bp_spread: float | None
+    bp_spread_pctile: float | None
+
+
+class CrowdingInfo(BaseModel):
+    rule: dict[str, float]
+    by_date: dict[dt.date, CrowdingDay]
+
+
 class Manifest(BaseModel):
     """The fields the service relies on (the manifest holds more; they are kept as given)."""
 
@@ -62,6 +75,7 @@ class Manifest(BaseModel):
     dates: list[dt.date]
     files: dict[str, str]
     exported_at: str
+    crowding: CrowdingInfo | None = None  # absent from bundles exported before the crowding flag
 
 
 @dataclass(frozen=True)
@@ -146,6 +160,12 @@ class Bundle:
     def dates(self) -> list[dt.date]:
         return sorted(self.books)
 
+    def crowding(self, day: dt.date) -> dict[str, Any] | None:
+        """The segment's crowding on ``day`` (see :mod:`features.crowding`), or None for a bundle
+        exported without it."""
+        info = self.manifest.crowding
+        return None if info is None else {"date": day.isoformat(), **info.by_date[day].model_dump()}
+
     @classmethod
     def load(cls, path: str | Path, threads: int = 1) -> Bundle:
         import time
@@ -202,4 +222,6 @@ class Bundle:
             books[day] = _book(rows, scores[rows.index.to_numpy()])
         if sorted(books) != sorted(manifest.dates):
             raise BundleError(f"{path / SNAPSHOT}: dates {sorted(books)[:3]}... differ from the manifest's dates")
+        if manifest.crowding is not None and set(manifest.crowding.by_date) != set(manifest.dates):
+            raise BundleError(f"{path / MANIFEST}: crowding.by_date covers other dates than the manifest's dates")
         return cls(path, manifest, raw, scorer, books, time.perf_counter() - start)

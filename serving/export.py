@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import mlflow
@@ -48,6 +49,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from features.crowding import CrowdingRule, crowding
 from features.liquidity import median_amount_20
 from features.model_input import model_input
 from features.panel import build_panel
@@ -134,11 +136,22 @@ def registered_names() -> set[str]:
     return {f.name for f in registered()}
 
 
+def _universe(spec: dict) -> UniverseConfig:
+    return UniverseConfig(kind=spec["universe"]["kind"], n=int(spec["universe"]["n"]),
+                          band=tuple(spec["universe"]["band"]))
+
+
+def _crowding(market, spec: dict, served: pd.DatetimeIndex, rule: CrowdingRule) -> dict[str, Any]:
+    """The manifest's ``crowding``: the rule, and each served date's gauges, percentiles and regime."""
+    table = crowding(market, _universe(spec), rule).reindex(served)
+    by_date = {f"{day:%Y-%m-%d}": {k: (str(v) if k == "regime" else None if pd.isna(v) else float(v))
+                                   for k, v in row.items()} for day, row in table.iterrows()}
+    return {"rule": rule.as_dict(), "by_date": by_date}
+
+
 def _panel(market, spec: dict, dates: pd.DatetimeIndex) -> pd.DataFrame:
     registered()
-    universe = UniverseConfig(kind=spec["universe"]["kind"], n=int(spec["universe"]["n"]),
-                              band=tuple(spec["universe"]["band"]))
-    panel = build_panel(market, universe=universe, dates=dates, features=[REGISTRY[n] for n in spec["features"]],
+    panel = build_panel(market, universe=_universe(spec), dates=dates, features=[REGISTRY[n] for n in spec["features"]],
                         extra={"market_cap": lambda h: h.col("market_cap"), "median_amount_20": median_amount_20})
     info = market.securities[["symbol"]].astype({"symbol": "str"})
     for column in ("board", "industry"):
@@ -214,8 +227,9 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias: str | None = None,
                   run_id: str | None = None, data: str | Path | None = None, months: int = 12,
-                  progress: Progress | None = None) -> Exported:
-    """Export ``model_name`` at ``alias`` (or the version ``run_id`` registered) to ``out``."""
+                  progress: Progress | None = None, crowding_rule: CrowdingRule = CrowdingRule()) -> Exported:
+    """Export ``model_name`` at ``alias`` (or the version ``run_id`` registered) to ``out``;
+    the manifest carries the crowding regime of each served date under ``crowding_rule``."""
     if months < 1:
         raise ExportError(f"--months must be >= 1, got {months}", EXIT_USAGE)
     out = Path(out)
@@ -284,6 +298,7 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
         raise ExportError("parity gate failed, nothing published: " + "; ".join(report.reasons), EXIT_PARITY)
 
     say("snapshot")
+    crowd = _crowding(market, spec, served, crowding_rule)
     serve = panel["date"].isin(served).to_numpy()
     snap = _snapshot(panel[serve], X[serve], features, booster, onnx_scores[serve])
     fp = fingerprint(market)
@@ -305,6 +320,7 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
                           "end": tags.get("data.end"), "stocks": tags.get("data.stocks")},
         "snapshot_data": fp | {"source": str(source)},
         "dates": [f"{d:%Y-%m-%d}" for d in served],
+        "crowding": crowd,
         "parity": {"rows": report.rows, "dates": report.dates, "max_abs_diff": report.max_abs_diff,
                    "rel_diff": report.rel_diff, "spearman": report.spearman,
                    "top_n_mismatched_dates": report.top_n_mismatched_dates},

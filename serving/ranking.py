@@ -113,7 +113,8 @@ def rank(bundle: Bundle, req: RankRequest) -> dict[str, Any]:
                            "liquidity": _liquidity(book.o_amount[i], req)})
     model = bundle.manifest.model
     return {"as_of": book.date.isoformat(), "model_name": model.name, "model_version": model.version,
-            "bundle_id": bundle.manifest.bundle_id, "universe_size": n, "stocks": stocks}
+            "bundle_id": bundle.manifest.bundle_id, "universe_size": n, "crowding": bundle.crowding(book.date),
+            "stocks": stocks}
 
 
 def feature_matrix(bundle: Bundle, req: ScoreRequest, max_rows: int) -> np.ndarray:

@@ -8,7 +8,7 @@ HTTP 400 and pydantic's error list (``detail[].loc`` is the field path).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
@@ -83,12 +83,29 @@ class RankedStock(BaseModel):
     liquidity: Liquidity
 
 
+class Crowding(BaseModel):
+    """The micro-cap segment's crowding on ``date``, from data up to that day: each gauge and
+    its percentile within its trailing window (GET /model: ``crowding.rule``)."""
+
+    date: dt.date
+    regime: Literal["unknown", "normal", "elevated", "crowded"] = Field(
+        description="crowded: micro-cap turnover share in the top of its trailing year while micro-caps are no "
+                    "longer cheap (valuation-spread percentile low or unknown); elevated: turnover share high; "
+                    "unknown: too little history.")
+    turnover_share: float | None = Field(description="Universe share of all traded amount over 20 market days.")
+    turnover_share_pctile: float | None
+    bp_spread: float | None = Field(description="Median B/P of the universe minus that of all stocks.")
+    bp_spread_pctile: float | None
+
+
 class RankResponse(BaseModel):
     as_of: dt.date
     model_name: str
     model_version: str
     bundle_id: str
     universe_size: int = Field(description="Members of the filtered universe on as_of.")
+    crowding: Crowding | None = Field(description="The segment's crowding regime on as_of (null for a bundle "
+                                                  "exported without it).")
     stocks: list[RankedStock]
 
 

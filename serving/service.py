@@ -94,6 +94,7 @@ def summary(bundle: Bundle, max_rows: int) -> dict[str, Any]:
             "metrics": raw.get("metrics", {}), "dates": [str(d) for d in bundle.dates],
             "training_data": raw.get("training_data", {}), "snapshot_data": raw.get("snapshot_data", {}),
             "parity": raw.get("parity", {}), "libraries": raw.get("libraries", {}),
+            "crowding": raw.get("crowding"),
             "runtime": {"onnxruntime": version("onnxruntime"), "bentoml": version("bentoml"),
                         "bundle_path": str(bundle.path), "load_seconds": round(bundle.load_seconds, 3),
                         "max_rows": max_rows}}

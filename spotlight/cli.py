@@ -344,6 +344,8 @@ def export(
         help="Market to build the feature snapshot from (default: the run's own market).")] = None,
     months: Annotated[int, typer.Option(min=1, max=240, help="Month-ends to serve, the latest last.")] = 12,
     model: Annotated[str | None, typer.Option(help="Registered model name (default: the config's).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding training/defaults.toml "
+                                                     "(registered_model, [crowding]).")] = None,
 ) -> None:
     """Convert a registered model to ONNX and publish a serving bundle after the parity gate.
 
@@ -356,17 +358,21 @@ def export(
     from rich.progress import TextColumn
 
     from serving.export import ExportError, export_bundle
-    from training.config import load_config
+    from training.config import ConfigError, load_config
     from training.tracking import tracking_uri
 
-    name = model or load_config().registered_model
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    name = model or cfg.registered_model
     if alias is None and run_id is None:
         alias = "champion"
     with _progress(TextColumn("{task.description:<12}"), TextColumn("{task.completed}/{task.total}")) as bar:
         task = bar.add_task("model", total=1)
         try:
             done = export_bundle(out, tracking_uri=tracking_uri(), model_name=name, alias=alias, run_id=run_id,
-                                 data=data, months=months,
+                                 data=data, months=months, crowding_rule=cfg.crowding.build(),
                                  progress=lambda s, d, t: bar.update(task, description=s, completed=d, total=t))
         except ExportError as exc:
             raise _fail(str(exc), exc.code) from None
@@ -516,44 +522,88 @@ def demo(
         raise typer.Exit(code)
 
 
-@app.command(epilog="Example: spotlight backtest --predictions demo/oos_predictions.parquet --data demo/market")
+@app.command(epilog="Example: spotlight backtest --predictions demo/oos_predictions.parquet --data demo/market "
+                    "--report backtest.html")
 def backtest(
-    predictions: Annotated[Path, typer.Option(help="Parquet with date, symbol, score (e.g. train --predictions-out).")],
     data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
-    capital: Annotated[float, typer.Option(min=1.0, help="Starting capital (market currency).")] = 1e8,
-    top_n: Annotated[int, typer.Option(min=1, help="Names held after each monthly rebalance.")] = 100,
-    weighting: Annotated[str, typer.Option(help="equal or score.")] = "equal",
-    participation: Annotated[float, typer.Option(help="Daily trade cap per stock, share of its 20-day median "
-                                                      "traded amount.")] = 0.1,
+    predictions: Annotated[Path | None, typer.Option(help="Parquet with date, symbol, score (e.g. train "
+                                                          "--predictions-out).")] = None,
+    run_id: Annotated[str | None, typer.Option(help="A training run whose out-of-sample predictions to use "
+                                                    "(instead of --predictions); the backtest is nested under it.")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding training/defaults.toml ([backtest], "
+                                                     "[crowding], [universe]).")] = None,
+    capital: Annotated[float | None, typer.Option(help="Starting capital (overrides backtest.capital).")] = None,
+    top_n: Annotated[int | None, typer.Option(help="Names held after each monthly rebalance (overrides "
+                                                   "backtest.top_n).")] = None,
+    weighting: Annotated[str | None, typer.Option(help="equal or score (overrides backtest.weighting).")] = None,
+    participation: Annotated[float | None, typer.Option(help="Daily trade cap per stock, share of its 20-day "
+                                                             "median traded amount (overrides the config).")] = None,
     capacity_curve: Annotated[bool, typer.Option("--capacity/--no-capacity",
-                                                 help="Also run at 1e7, 1e8, 1e9 and 1e10.")] = False,
+                                                 help="Run the capacity curve (backtest.capacity).")] = True,
+    report: Annotated[Path, typer.Option(help="The self-contained HTML report (replaced atomically).")]
+    = Path("backtest_report.html"),
+    log_mlflow: Annotated[bool, typer.Option("--mlflow/--no-mlflow", help="Log the run to MLflow.")] = True,
     daily_out: Annotated[Path | None, typer.Option(help="CSV of the daily NAV, benchmark and costs.")] = None,
 ) -> None:
     """Liquidity-aware monthly top-N backtest with T+1 fills, limits, suspensions, a participation
-    cap and costs, against the universe's equal-weight benchmark. Exit 1: the market breaks the
-    contract or the predictions cannot be read; 2: a bad option."""
+    cap and costs, against the universe's equal-weight benchmark; the capacity curve; the crowding
+    gauges and regime against the drawdowns. Writes one HTML report and logs an MLflow run
+    (MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db).
+    Exit 1: the market breaks the contract or the predictions do not fit it; 2: a bad option,
+    config or run. Nothing is written or logged on either."""
     import pandas as pd
 
-    from training.backtest import BacktestConfig, run_backtest
-    from training.performance import benchmark_returns, capacity, summary
+    from features.universe import UniverseConfig
+    from training.backtest import PredictionsError, check_predictions
+    from training.config import ConfigError, load_config
+    from training.report import build_report, figures, render_html, write_html
+    from training.tracking import log_backtest, run_predictions, tracking_uri
 
+    if (predictions is None) == (run_id is None):
+        raise _fail("give exactly one of --predictions and --run-id", 2)
     try:
-        cfg = BacktestConfig(capital=capital, top_n=top_n, weighting=weighting, participation=participation)
-    except ValueError as exc:
+        cfg = load_config(config)
+        bt = cfg.backtest.build(capital=capital, top_n=top_n, weighting=weighting, participation=participation)
+    except (ConfigError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
-    try:
-        preds = pd.read_parquet(predictions, columns=["date", "symbol", "score"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise _fail(f"{predictions}: cannot read date, symbol, score ({exc})") from None
+    universe = cfg.universe.build()
+    parent_experiment = None
+    if run_id is not None:
+        try:
+            logged = run_predictions(run_id, tracking_uri())
+        except LookupError as exc:
+            raise _fail(str(exc), 2) from None
+        preds, source, parent_experiment = logged.predictions, f"run {run_id}", logged.experiment_id
+        if logged.universe:
+            universe = UniverseConfig(kind=logged.universe["kind"], n=int(logged.universe["n"]),  # type: ignore[arg-type]
+                                      band=tuple(logged.universe["band"]))  # type: ignore[arg-type]
+    else:
+        try:
+            preds, source = pd.read_parquet(predictions), str(predictions)
+        except (OSError, ValueError) as exc:
+            raise _fail(f"{predictions}: not a readable Parquet file ({exc})") from None
     market = _load_market(data)
-    result = run_backtest(market, preds, cfg)
-    bench = benchmark_returns(market, preds, result.daily.index)
-    stats = summary(result, bench, capital)
-    for key, value in stats.items():
+    try:
+        preds = check_predictions(preds, market, source)
+    except PredictionsError as exc:
+        raise _fail(str(exc)) from None
+    say = lambda step: typer.echo(f"backtest: {step}", err=True)  # noqa: E731
+    result = build_report(market, preds, bt, capitals=cfg.backtest.capacity if capacity_curve else None,
+                          universe=universe, rule=cfg.crowding.build(), source=source, progress=say)
+    say("report")
+    figs = figures(result)
+    text = render_html(result, figs)
+    if log_mlflow:
+        logged_run = log_backtest(result, text, figs, experiment=cfg.experiment, uri=tracking_uri(),
+                                  parent_run_id=run_id, parent_experiment_id=parent_experiment)
+        typer.echo(f"run {logged_run.run_id} (experiment {logged_run.experiment_id}) at {logged_run.tracking_uri}")
+    for key, value in result.stats.items():
         typer.echo(f"{key:26s} {value:+.4f}")
+    if result.capacity is not None:
+        typer.echo(result.capacity.to_string(float_format=lambda v: f"{v:+.4f}"))
+    latest = result.crowding.dropna(subset=["regime"]).iloc[-1]
+    typer.echo(f"crowding regime on {latest.name:%Y-%m-%d}: {latest['regime']}")
     if daily_out is not None:
-        frame = result.daily.assign(benchmark_return=bench)
-        frame.to_csv(daily_out)
+        result.result.daily.assign(benchmark_return=result.benchmark).to_csv(daily_out)
         typer.echo(f"wrote {daily_out}")
-    if capacity_curve:
-        typer.echo(capacity(market, preds, cfg).to_string(float_format=lambda v: f"{v:+.4f}"))
+    typer.echo(f"wrote {write_html(text, report)}")

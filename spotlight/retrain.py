@@ -165,7 +165,7 @@ def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg, data
     try:
         try:
             export_bundle(staging / "bundle", tracking_uri=uri, model_name=model, run_id=run_id, data=data,
-                          months=cfg.retrain.serve_months)
+                          months=cfg.retrain.serve_months, crowding_rule=cfg.crowding.build())
         except ExportError as exc:
             raise RetrainError(str(exc), PARITY_FAILED if exc.code == 3 else FAILED) from None
         manifest = json.loads((staging / "bundle" / "manifest.json").read_text())

@@ -37,6 +37,45 @@ import pandas as pd
 from market.load import LIMIT_TOLERANCE, Market
 
 MEDIAN_WINDOW = 20
+PREDICTION_COLUMNS = ("date", "symbol", "score")
+
+
+class PredictionsError(ValueError):
+    """Predictions a backtest cannot use; the message names the column or row at fault."""
+
+
+def check_predictions(predictions: pd.DataFrame, market: Market, source: str = "predictions") -> pd.DataFrame:
+    """``predictions`` reduced to date, symbol, score, checked against ``market``: every column
+    present, dates trading days of the market, symbols listed in it, one row per (date,
+    symbol), scores finite or missing (NaN rows are skipped by the backtest)."""
+    missing = [c for c in PREDICTION_COLUMNS if c not in predictions]
+    if missing:
+        raise PredictionsError(f"{source}: missing column(s) {missing}; has {list(predictions.columns)}")
+    out = predictions[list(PREDICTION_COLUMNS)].reset_index(drop=True)
+    if out.empty:
+        raise PredictionsError(f"{source}: no rows")
+    try:
+        out["date"] = pd.to_datetime(out["date"])
+        out["score"] = pd.to_numeric(out["score"]).astype("float64")
+    except (ValueError, TypeError) as exc:
+        raise PredictionsError(f"{source}: date or score not readable ({exc})") from None
+
+    def fail(mask: np.ndarray | pd.Series, what: str) -> None:
+        bad = np.flatnonzero(np.asarray(mask))
+        if len(bad):
+            row = out.iloc[bad[0]]
+            raise PredictionsError(f"{source}: row {bad[0]} (date {row['date']}, symbol {row['symbol']!r}) {what}"
+                                   f"{f' (and {len(bad) - 1} more rows)' if len(bad) > 1 else ''}")
+
+    fail(out["date"].isna() | out["symbol"].isna(), "has no date or symbol")
+    out["symbol"] = out["symbol"].astype(str)
+    fail(np.isinf(out["score"].to_numpy()), "has an infinite score")
+    fail(~out["date"].isin(market.calendar), f"is not a trading day of the market "
+         f"({market.calendar[0]:%Y-%m-%d}..{market.calendar[-1]:%Y-%m-%d})")
+    fail(~out["symbol"].isin(set(market.securities["symbol"].astype(str))), "names a stock the market does not list")
+    fail(out.duplicated(["date", "symbol"]), "repeats a (date, symbol) pair")
+    return out
+
 
 
 @dataclass(frozen=True)

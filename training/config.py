@@ -81,6 +81,44 @@ class RetrainSection(_Section):
     serve_months: int = Field(ge=1)
 
 
+class BacktestSection(_Section):
+    capital: float = Field(gt=0)
+    top_n: int = Field(ge=1)
+    weighting: Literal["equal", "score"]
+    participation: float = Field(gt=0, le=1)
+    commission: float = Field(ge=0)
+    stamp_duty: float = Field(ge=0)
+    impact_bps: float = Field(ge=0)
+    delist_recovery: float = Field(ge=0, le=1)
+    capacity: list[float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _positive_capitals(self) -> BacktestSection:
+        if any(not c > 0 for c in self.capacity):
+            raise ValueError(f"capacity capitals must be > 0, got {self.capacity}")
+        return self
+
+    def build(self, **overrides: Any):
+        """The engine's :class:`training.backtest.BacktestConfig`, with non-None ``overrides``."""
+        from training.backtest import BacktestConfig
+
+        values = self.model_dump(exclude={"capacity"}) | {k: v for k, v in overrides.items() if v is not None}
+        return BacktestConfig(**values)
+
+
+class CrowdingSection(_Section):
+    window: int = Field(ge=2)
+    min_periods: int = Field(ge=1)
+    high: float = Field(gt=0, le=1)
+    rich: float = Field(ge=0, le=1)
+    elevated: float = Field(gt=0, le=1)
+
+    def build(self):
+        from features.crowding import CrowdingRule
+
+        return CrowdingRule(**self.model_dump())
+
+
 class TrainConfig(_Section):
     """The resolved configuration of one training run."""
 
@@ -98,6 +136,8 @@ class TrainConfig(_Section):
     baselines: BaselinesSection
     evaluation: EvaluationSection
     retrain: RetrainSection
+    backtest: BacktestSection
+    crowding: CrowdingSection
 
     @model_validator(mode="after")
     def _known_features(self) -> TrainConfig:
@@ -109,6 +149,14 @@ class TrainConfig(_Section):
         unknown = [n for n in named if n not in known]
         if unknown:
             raise ValueError(f"unknown feature(s) {unknown}; see docs/features.md")
+        return self
+
+    @model_validator(mode="after")
+    def _crowding_rule(self) -> TrainConfig:
+        try:
+            self.crowding.build()
+        except ValueError as exc:
+            raise ValueError(f"crowding: {exc}") from None
         return self
 
     @property

@@ -21,6 +21,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import tomli_w
 from mlflow.entities import Metric
@@ -65,11 +66,16 @@ def experiment_id(name: str, uri: str) -> str:
     return client.create_experiment(name, artifact_location=location)
 
 
+MODEL_NEUTRAL = frozenset({"backtest", "crowding"})  # sections that never change a trained model
+
+
 def config_hash(cfg) -> str:
-    """SHA-256 (16 hex digits) of the resolved configuration: the same settings, the same hash."""
+    """SHA-256 (16 hex digits) of the resolved configuration, less the sections that do not
+    touch training (:data:`MODEL_NEUTRAL`): the same model settings, the same hash."""
     import hashlib
 
-    return hashlib.sha256(json.dumps(cfg.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+    settings = cfg.model_dump(exclude=set(MODEL_NEUTRAL))
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def git_commit(cwd: str | Path = ".") -> tuple[str, bool] | None:
@@ -218,6 +224,86 @@ def _discard(client: MlflowClient, run_id: str, model_id: str | None, model: str
         client.delete_run(run_id)
     except Exception:  # noqa: BLE001 - the original error is the one to report
         pass
+
+
+@dataclass(frozen=True)
+class RunPredictions:
+    predictions: pd.DataFrame
+    universe: dict[str, object]
+    experiment_id: str
+
+
+def run_predictions(run_id: str, uri: str | None = None) -> RunPredictions:
+    """The out-of-sample predictions and universe a training run logged (``LookupError``: no
+    such run, or one without them)."""
+    client = MlflowClient(configure(uri))
+    try:
+        run = client.get_run(run_id)
+        with tempfile.TemporaryDirectory() as tmp:
+            preds = pd.read_parquet(client.download_artifacts(run_id, "oos_predictions.parquet", tmp))
+            spec = json.loads(Path(client.download_artifacts(run_id, "feature_spec.json", tmp)).read_text())
+    except (mlflow.exceptions.MlflowException, OSError) as exc:
+        message = getattr(exc, "message", str(exc))
+        raise LookupError(f"run {run_id}: no out-of-sample predictions to read ({message})") from None
+    return RunPredictions(preds, dict(spec.get("universe", {})), run.info.experiment_id)
+
+
+def log_backtest(report, html_text: str, figures: dict, *, experiment: str, uri: str | None = None,
+                 parent_run_id: str | None = None, parent_experiment_id: str | None = None) -> LoggedRun:
+    """Log a :class:`training.report.BacktestReport` as one run: parameters (``backtest.*``,
+    ``crowding.*``), the statistics, the capacity curve (``capacity/*``, step = log10 capital),
+    the daily growth of 1 (``nav/*``, step = day), the report, its tables and figures. With
+    ``parent_run_id`` (the training run) it is nested under it, in that run's experiment.
+    A failure part-way deletes the run."""
+    uri = configure(uri)
+    client = MlflowClient(uri)
+    exp = parent_experiment_id or experiment_id(experiment, uri)
+    cfg = report.config
+    tags = {"spotlight.job": "backtest", "spotlight.predictions": report.source[:5000], "data.source": report.market}
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+    commit = git_commit()
+    if commit is not None:
+        tags |= {"mlflow.source.git.commit": commit[0], "git.commit": commit[0], "git.dirty": str(commit[1])}
+    run = client.create_run(exp, run_name=f"backtest-top{cfg.top_n}-{cfg.weighting}-{cfg.capital:.0e}", tags=tags)
+    run_id = run.info.run_id
+    try:
+        params = {f"backtest.{k}": str(v) for k, v in vars(cfg).items()}
+        params |= {f"crowding.{k}": str(v) for k, v in report.rule.as_dict().items()}
+        if report.capacity is not None:
+            params["backtest.capacity"] = ",".join(f"{c:g}" for c in report.capacity.index)
+        client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
+        now = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
+        metrics = [Metric(k, float(v), now, 0) for k, v in report.stats.items() if pd.notna(v)]
+        for capital, row in (report.capacity.iterrows() if report.capacity is not None else []):
+            step = int(round(np.log10(capital)))
+            metrics += [Metric(f"capacity/{k}", float(v), now, step) for k, v in row.items() if pd.notna(v)]
+        for step, (day, row) in enumerate(report.growth.iterrows()):
+            ts = int(pd.Timestamp(day).timestamp() * 1000)
+            metrics += [Metric(f"nav/{k}", float(v), ts, step) for k, v in row.items() if pd.notna(v)]
+        for start in range(0, len(metrics), 1000):
+            client.log_batch(run_id, metrics=metrics[start:start + 1000])
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            (out / "tables").mkdir()
+            (out / "report.html").write_text(html_text, encoding="utf-8")
+            daily = report.result.daily.assign(benchmark_return=report.benchmark).join(report.growth)
+            daily.join(report.crowding.astype({"regime": "string"})).to_parquet(out / "tables" / "daily.parquet")
+            report.result.trades.to_parquet(out / "tables" / "trades.parquet", index=False)
+            report.result.rebalances.to_csv(out / "tables" / "rebalances.csv", index=False)
+            report.episodes.to_csv(out / "tables" / "drawdowns.csv", index=False)
+            report.regimes.to_csv(out / "tables" / "by_regime.csv")
+            report.yearly.to_csv(out / "tables" / "by_year.csv")
+            if report.capacity is not None:
+                report.capacity.to_csv(out / "tables" / "capacity.csv")
+            for name, fig in figures.items():
+                plots.save_png(fig, out / "plots" / f"{name}.png")
+            client.log_artifacts(run_id, tmp)
+        client.set_terminated(run_id, "FINISHED")
+    except BaseException as exc:
+        _discard(client, run_id, None, "", None, exc)
+        raise
+    return LoggedRun(run_id, exp, "", "", uri)
 
 
 def promote(version: str, model: str, uri: str | None = None, alias: str = CHAMPION) -> str | None:

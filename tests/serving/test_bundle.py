@@ -71,3 +71,16 @@ def test_scores_that_differ_from_the_export_are_refused(bundle_dir: Path, tmp_pa
 def test_no_directory_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="spotlight export --out"):
         Bundle.load(tmp_path / "nothing")
+
+
+def test_crowding_must_cover_the_served_dates_and_may_be_absent(bundle_dir: Path, tmp_path: Path) -> None:
+    path = _copy(bundle_dir, tmp_path)
+    _edit_manifest(path, lambda m: m["crowding"]["by_date"].pop(m["dates"][0]))
+    with pytest.raises(BundleError, match="crowding.by_date covers other dates"):
+        Bundle.load(path)
+    _edit_manifest(path, lambda m: m["crowding"]["by_date"].update({m["dates"][0]: {"regime": "frantic"}}))
+    with pytest.raises(BundleError, match="crowding.by_date"):
+        Bundle.load(path)
+    _edit_manifest(path, lambda m: m.pop("crowding"))  # a bundle from before the flag
+    old = Bundle.load(path)
+    assert old.crowding(old.dates[-1]) is None

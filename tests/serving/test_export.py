@@ -198,3 +198,20 @@ def test_a_market_without_the_runs_history_cannot_pass_the_gate(logged_model, se
         export_bundle(tmp_path / "b", tracking_uri=serving_store, model_name="spotlight-microcap",
                       alias="candidate", data=later)
     assert info.value.code == 1 and not (tmp_path / "b").exists()
+
+
+def test_the_manifest_carries_each_served_dates_crowding(exported, serving_market_dir: Path) -> None:
+    """The regime and gauges of every served date, as features.crowding computes them from the
+    market known that day."""
+    from features.crowding import CrowdingRule, crowding
+
+    info = exported.manifest["crowding"]
+    assert info["rule"] == CrowdingRule().as_dict()
+    assert sorted(info["by_date"]) == exported.manifest["dates"]
+    market = load_market(serving_market_dir)
+    day = exported.manifest["dates"][-3]
+    expected = crowding(market.until(day), UniverseConfig(n=100)).loc[day]
+    got = info["by_date"][day]
+    assert got["regime"] == expected["regime"] and got["regime"] != "unknown"
+    for key in ("turnover_share", "turnover_share_pctile", "bp_spread", "bp_spread_pctile"):
+        assert got[key] == pytest.approx(float(expected[key]), rel=1e-12)

@@ -35,6 +35,14 @@ def test_default_is_the_latest_date_top_50_by_score(bundle: Bundle) -> None:
     assert body["model_version"] == bundle.manifest.model.version and body["bundle_id"] == bundle.manifest.bundle_id
 
 
+def test_the_crowding_regime_of_the_date_comes_with_the_ranking(bundle: Bundle) -> None:
+    for day in (bundle.dates[-1], bundle.dates[0]):
+        body = _rank(bundle, as_of=day.isoformat(), top_n=1)
+        expected = bundle.raw_manifest["crowding"]["by_date"][day.isoformat()]
+        assert body["crowding"] == {"date": day.isoformat(), **expected}
+        assert body["crowding"]["regime"] in ("unknown", "normal", "elevated", "crowded")
+
+
 def test_each_stock_carries_drivers_and_liquidity(bundle: Bundle) -> None:
     body = _rank(bundle, top_n=5, participation_cap=0.05, days=4)
     for s in body["stocks"]:

@@ -221,19 +221,117 @@ def test_train_refuses_bad_config_and_bad_data_before_logging(small_sim_dir: Pat
     assert not (tmp_path / "mlruns").exists()
 
 
-def test_backtest_prints_the_figures_and_refuses_bad_options(tmp_path: Path) -> None:
-    from tests.training.test_backtest import market, signal
+def _backtest_runs(uri: str) -> list:
+    from mlflow.tracking import MlflowClient
 
+    client = MlflowClient(uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(experiments, "tags.`spotlight.job` = 'backtest'") if experiments else []
+
+
+def test_backtest_writes_the_report_and_logs_one_mlflow_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from tests.training.test_backtest import market, signal
+    from training.tracking import default_uri
+
+    uri = default_uri(tmp_path / "mlruns")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     m = market(tmp_path)
     preds = tmp_path / "preds.parquet"
     pd.concat([signal(22, "AAA"), signal(30, "BBB")]).to_parquet(preds)
-    daily = tmp_path / "daily.csv"
+    config = tmp_path / "bt.toml"
+    config.write_text("[backtest]\ncapacity = [1e4, 1e6]\ncommission = 0.001\n")
+    report, daily = tmp_path / "out" / "report.html", tmp_path / "daily.csv"
     result = runner.invoke(app, ["backtest", "--predictions", str(preds), "--data", str(m.source), "--capital", "1e5",
-                                 "--top-n", "1", "--daily-out", str(daily)])
+                                 "--top-n", "1", "--config", str(config), "--report", str(report),
+                                 "--daily-out", str(daily)])
     assert result.exit_code == 0, result.output
-    assert "information_ratio" in result.output and "fill_ratio" in result.output
+    assert "information_ratio" in result.output and "crowding regime on 2021-02-26: unknown" in result.output
     assert list(pd.read_csv(daily).columns[:3]) == ["date", "nav", "cash"]
-    bad = runner.invoke(app, ["backtest", "--predictions", str(preds), "--data", str(m.source), "--participation", "2"])
-    assert bad.exit_code == 2 and "participation" in bad.output
-    missing = runner.invoke(app, ["backtest", "--predictions", str(tmp_path / "none.parquet"), "--data", str(m.source)])
-    assert missing.exit_code == 1 and "cannot read" in missing.output
+    text = report.read_text()
+    assert text.count("data:image/png;base64,") == 4 and "<script" not in text and "http" not in text
+    [run] = _backtest_runs(uri)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["backtest.top_n"] == "1" and run.data.params["backtest.commission"] == "0.001"
+    assert run.data.params["backtest.capacity"] == "10000,1e+06"
+    assert "excess_annual_return" in run.data.metrics and "capacity/fill_ratio" in run.data.metrics
+    client = MlflowClient(uri)
+    assert len(client.get_metric_history(run.info.run_id, "nav/strategy")) == 40 - 23
+    logged = {a.path for a in client.list_artifacts(run.info.run_id)}
+    logged |= {a.path for d in ("tables", "plots") for a in client.list_artifacts(run.info.run_id, d)}
+    assert {"report.html", "tables/daily.parquet", "tables/trades.parquet", "tables/capacity.csv",
+            "tables/drawdowns.csv", "plots/nav.png", "plots/crowding.png", "plots/capacity.png"} <= logged
+
+
+def test_backtest_of_a_training_run_is_nested_under_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--run-id reads the run's oos_predictions.parquet and feature_spec.json from MLflow."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    from tests.training.test_backtest import market, signal
+    from training.tracking import default_uri, experiment_id
+
+    uri = default_uri(tmp_path / "mlruns")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    m = market(tmp_path)
+    client = MlflowClient(uri)
+    parent = client.create_run(experiment_id("research", uri), run_name="training")
+    art = tmp_path / "art"
+    art.mkdir()
+    pd.concat([signal(22, "AAA"), signal(30, "BBB")]).to_parquet(art / "oos_predictions.parquet")
+    (art / "feature_spec.json").write_text(json.dumps({"universe": {"kind": "smallest_n", "n": 2,
+                                                                    "band": [0, 1e12]}}))
+    client.log_artifacts(parent.info.run_id, str(art))
+    client.set_terminated(parent.info.run_id)
+    result = runner.invoke(app, ["backtest", "--run-id", parent.info.run_id, "--data", str(m.source), "--top-n", "1",
+                                 "--no-capacity", "--report", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    [run] = _backtest_runs(uri)
+    assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert run.info.experiment_id == parent.info.experiment_id
+    assert run.data.tags["spotlight.predictions"] == f"run {parent.info.run_id}"
+    assert "Not run (--no-capacity)" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--participation", "2"], 2, "participation"),
+    (["--config", "{bad_config}"], 2, "backtest.weighting"),
+    (["--predictions", "{none}"], 1, "not a readable Parquet file"),
+    (["--predictions", "{unknown_symbol}"], 1, "row 2 (date 2021-02-01 00:00:00, symbol 'ZZZ') names a stock the "
+                                               "market does not list"),
+    (["--predictions", "{off_calendar}"], 1, "row 0 (date 2021-02-06 00:00:00, symbol 'AAA') is not a trading day"),
+    (["--run-id", "0123456789abcdef"], 2, "give exactly one of --predictions and --run-id"),
+    (["--predictions", None, "--run-id", "0123456789abcdef"], 2, "run 0123456789abcdef: no out-of-sample predictions"),
+])
+def test_backtest_refuses_bad_input_writing_and_logging_nothing(args: list, code: int, message: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.training.test_backtest import DAYS, market, signal
+    from training.tracking import default_uri
+
+    uri = default_uri(tmp_path / "mlruns")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    m = market(tmp_path)
+    paths = {name: tmp_path / f"{name}.parquet" for name in ("preds", "unknown_symbol", "off_calendar")}
+    good = pd.concat([signal(22, "AAA"), signal(30, "BBB")])
+    good.to_parquet(paths["preds"])
+    pd.concat([good.iloc[:2], pd.DataFrame({"date": [DAYS[20]], "symbol": ["ZZZ"], "score": [1.0]})]).to_parquet(
+        paths["unknown_symbol"])
+    good.assign(date=pd.Timestamp("2021-02-06")).head(1).to_parquet(paths["off_calendar"])  # a Saturday
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text('[backtest]\nweighting = "cap"\n')
+    fill = {"{bad_config}": str(bad_config), "{none}": str(tmp_path / "none.parquet")}
+    fill |= {f"{{{k}}}": str(v) for k, v in paths.items()}
+    argv = ["backtest", "--data", str(m.source), "--report", str(tmp_path / "report.html")]
+    if "--predictions" not in args:
+        argv += ["--predictions", str(paths["preds"])]
+    given = [fill.get(a, a) for a in args]
+    if None in given:  # drop --predictions
+        k = given.index(None)
+        given = given[:k - 1] + given[k + 1:]
+    result = runner.invoke(app, argv + given)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert not (tmp_path / "report.html").exists()
+    assert _backtest_runs(uri) == []
