@@ -335,8 +335,8 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
         (tmp / MODEL).write_bytes(raw_model)
         snap.to_parquet(tmp / SNAPSHOT, index=False)
         manifest["files"] = {MODEL: sha256(tmp / MODEL), SNAPSHOT: sha256(tmp / SNAPSHOT)}
-        manifest["bundle_id"] = hashlib.sha256(
-            (manifest["files"][MODEL] + manifest["files"][SNAPSHOT]).encode()).hexdigest()[:16]
+        identity = manifest["files"][MODEL] + manifest["files"][SNAPSHOT] + json.dumps(crowd, sort_keys=True)
+        manifest["bundle_id"] = hashlib.sha256(identity.encode()).hexdigest()[:16]
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False), encoding="utf-8")
         for path in tmp.iterdir():
             with open(path, "rb") as f:

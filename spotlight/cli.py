@@ -551,52 +551,23 @@ def backtest(
     (MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db).
     Exit 1: the market breaks the contract or the predictions do not fit it; 2: a bad option,
     config or run. Nothing is written or logged on either."""
-    import pandas as pd
-
-    from features.universe import UniverseConfig
-    from training.backtest import PredictionsError, check_predictions
+    from spotlight.backtest import BacktestJobError, run_job
     from training.config import ConfigError, load_config
-    from training.report import build_report, figures, render_html, write_html
-    from training.tracking import log_backtest, run_predictions, tracking_uri
 
-    if (predictions is None) == (run_id is None):
-        raise _fail("give exactly one of --predictions and --run-id", 2)
     try:
         cfg = load_config(config)
-        bt = cfg.backtest.build(capital=capital, top_n=top_n, weighting=weighting, participation=participation)
-    except (ConfigError, ValueError) as exc:
+    except ConfigError as exc:
         raise _fail(str(exc), 2) from None
-    universe = cfg.universe.build()
-    parent_experiment = None
-    if run_id is not None:
-        try:
-            logged = run_predictions(run_id, tracking_uri())
-        except LookupError as exc:
-            raise _fail(str(exc), 2) from None
-        preds, source, parent_experiment = logged.predictions, f"run {run_id}", logged.experiment_id
-        if logged.universe:
-            universe = UniverseConfig(kind=logged.universe["kind"], n=int(logged.universe["n"]),  # type: ignore[arg-type]
-                                      band=tuple(logged.universe["band"]))  # type: ignore[arg-type]
-    else:
-        try:
-            preds, source = pd.read_parquet(predictions), str(predictions)
-        except (OSError, ValueError) as exc:
-            raise _fail(f"{predictions}: not a readable Parquet file ({exc})") from None
-    market = _load_market(data)
+    overrides = {"capital": capital, "top_n": top_n, "weighting": weighting, "participation": participation}
     try:
-        preds = check_predictions(preds, market, source)
-    except PredictionsError as exc:
-        raise _fail(str(exc)) from None
-    say = lambda step: typer.echo(f"backtest: {step}", err=True)  # noqa: E731
-    result = build_report(market, preds, bt, capitals=cfg.backtest.capacity if capacity_curve else None,
-                          universe=universe, rule=cfg.crowding.build(), source=source, progress=say)
-    say("report")
-    figs = figures(result)
-    text = render_html(result, figs)
-    if log_mlflow:
-        logged_run = log_backtest(result, text, figs, experiment=cfg.experiment, uri=tracking_uri(),
-                                  parent_run_id=run_id, parent_experiment_id=parent_experiment)
-        typer.echo(f"run {logged_run.run_id} (experiment {logged_run.experiment_id}) at {logged_run.tracking_uri}")
+        done = run_job(data, cfg, predictions=predictions, run_id=run_id, overrides=overrides,
+                       capacity=capacity_curve, report=report, daily_out=daily_out, log_mlflow=log_mlflow,
+                       say=lambda step: typer.echo(f"backtest: {step}", err=True))
+    except BacktestJobError as exc:
+        raise _fail(str(exc), exc.code) from None
+    result = done.report
+    if done.run_id is not None:
+        typer.echo(f"run {done.run_id} (experiment {done.experiment_id}) at {done.tracking_uri}")
     for key, value in result.stats.items():
         typer.echo(f"{key:26s} {value:+.4f}")
     if result.capacity is not None:
@@ -604,6 +575,5 @@ def backtest(
     latest = result.crowding.dropna(subset=["regime"]).iloc[-1]
     typer.echo(f"crowding regime on {latest.name:%Y-%m-%d}: {latest['regime']}")
     if daily_out is not None:
-        result.result.daily.assign(benchmark_return=result.benchmark).to_csv(daily_out)
         typer.echo(f"wrote {daily_out}")
-    typer.echo(f"wrote {write_html(text, report)}")
+    typer.echo(f"wrote {done.html}")

@@ -9,7 +9,10 @@
    drivers and liquidity.
 4. Retrain with the month that was held back, print the gate's decision, and, when promoted,
    show the running service swapping in the new bundle (``GET /model``) without a restart.
-5. Print how to open the MLflow UI and the service docs, then stop the service.
+5. Stop the service; backtest the champion's out-of-sample predictions after costs, trading
+   limits and the participation cap, with the capacity curve and the crowding panel, into
+   ``backtest_report.html`` (also logged to MLflow, nested under the training run).
+6. Print where to look: the MLflow UI, the service docs, the report.
 """
 
 from __future__ import annotations
@@ -94,6 +97,31 @@ def _print_top(body: dict, say: Say) -> None:
             f"{(s['market_cap'] or 0) / 1e6:>8.0f} {(position or 0) / 1e3:>11.0f}  {drivers}")
 
 
+def _backtest(data: Path, out: Path, cfg, say: Say) -> Path | None:
+    from mlflow.tracking import MlflowClient
+
+    from spotlight.backtest import BacktestJobError, run_job
+    from training.tracking import CHAMPION, tracking_uri
+
+    run_id = MlflowClient(tracking_uri()).get_model_version_by_alias(cfg.registered_model, CHAMPION).run_id
+    try:
+        done = run_job(data, cfg, run_id=run_id, report=out / "backtest_report.html",
+                       say=lambda step: say(f"  backtest: {step}"))
+    except BacktestJobError as exc:
+        say(f"the backtest failed: {exc}")
+        return None
+    s, curve = done.report.stats, done.report.capacity
+    say(f"top {done.report.config.top_n}, {done.report.config.capital:,.0f}: {s['annual_return']:+.1%} a year after "
+        f"costs against {s['benchmark_annual_return']:+.1%} for the universe (excess {s['excess_annual_return']:+.1%}, "
+        f"IR {s['information_ratio']:.2f}), max drawdown {s['max_drawdown']:.1%}, fill ratio {s['fill_ratio']:.0%}")
+    if curve is not None:
+        say("capacity (excess a year): " + ", ".join(f"{c:.0e} {v:+.1%}" for c, v in
+                                                      curve["excess_annual_return"].items()))
+    latest = done.report.crowding.dropna(subset=["regime"]).iloc[-1]
+    say(f"crowding regime on {latest.name:%Y-%m-%d}: {latest['regime']} (run {done.run_id}, nested under {run_id})")
+    return done.html
+
+
 def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port: int = 3000,
              say: Say = print) -> int:
     """The demo; returns 0 when every step worked."""
@@ -161,11 +189,17 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
         except subprocess.TimeoutExpired:
             service.kill()
 
-    say("== 5. where to look")
+    say("== 5. backtest the champion's out-of-sample predictions: costs, limits, capacity, crowding")
+    report = _backtest(full, out, cfg, say)
+    if report is None:
+        return 1
+
+    say("== 6. where to look")
     say("MLflow UI:     make mlflow-ui, then open http://127.0.0.1:5000 (experiment 'spotlight', model "
         "'spotlight-microcap', aliases champion/candidate)")
     say(f"the service:   make serve (or spotlight serve --bundle {root}), then open http://127.0.0.1:3000 for the "
         "API docs (/docs.json is the OpenAPI spec)")
     say(f"roll back:     spotlight rollback --serve-root {root}")
+    say(f"the backtest:  open {report} (one self-contained page)")
     say(f"demo finished in {time.perf_counter() - started:.0f} s; the service was stopped")
     return 0

@@ -134,7 +134,7 @@ def recent_rank_ic(client: MlflowClient, run_id: str, months: int) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def _served_version(root: Path) -> str | None:
+def _served_manifest(root: Path) -> dict | None:
     import json
 
     from serving.publish import current
@@ -143,9 +143,28 @@ def _served_version(root: Path) -> str | None:
     if name is None:
         return None
     try:
-        return json.loads((root / name / "manifest.json").read_text())["model"]["version"]
-    except (OSError, ValueError, KeyError):
+        return json.loads((root / name / "manifest.json").read_text())
+    except (OSError, ValueError):
         return None
+
+
+def _served_version(root: Path) -> str | None:
+    try:
+        return (_served_manifest(root) or {})["model"]["version"]
+    except (KeyError, TypeError):
+        return None
+
+
+def _served_name(root: Path) -> str | None:
+    from serving.publish import current
+
+    return current(root)
+
+
+def _served_rule(root: Path) -> dict | None:
+    """The crowding rule of the served bundle's regimes (None: no bundle, or one without them)."""
+    crowding = (_served_manifest(root) or {}).get("crowding")
+    return crowding.get("rule") if isinstance(crowding, dict) else None
 
 
 def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg, data: Path,
@@ -249,8 +268,11 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     model = cfg.registered_model
     _recover(client, root, model, cfg.experiment, say)
     champion = _alias(client, model, CHAMPION)
-    if champion is not None and _served_version(root) != str(champion.version):
-        say(f"repair: publishing champion version {champion.version}, which is not the one served")
+    rule = cfg.crowding.build().as_dict()
+    if champion is not None and (_served_version(root) != str(champion.version) or _served_rule(root) != rule):
+        say(f"repair: publishing champion version {champion.version}, which is not the one served"
+            if _served_version(root) != str(champion.version) else
+            f"repair: re-publishing champion version {champion.version} under this config's crowding rule")
         try:
             _export_and_publish(uri, model, champion.run_id, root, cfg, data)
         except RetrainError as exc:  # e.g. the champion cannot be exported on today's market: train anyway
@@ -260,15 +282,15 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
         if tags.get("data.hash") == fp["hash"] and tags.get("spotlight.config_hash") == config_hash(cfg):
             return Outcome(KEPT, "up_to_date", f"champion version {champion.version} was trained on this data with "
                            "this config and is served; nothing to do", champion.run_id, str(champion.version),
-                           _served_version(root), timings=timings)
+                           _served_name(root), timings=timings)
         if fp["end"] < tags.get("data.end", ""):
             return Outcome(KEPT, "older_data", f"this market ends {fp['end']}, before champion version "
                            f"{champion.version}'s data ({tags['data.end']}); nothing to do", champion.run_id,
-                           str(champion.version), _served_version(root), timings=timings)
+                           str(champion.version), _served_name(root), timings=timings)
     decided = _decided(client, cfg.experiment, model, fp["hash"], config_hash(cfg))
     if decided is not None:
         return Outcome(KEPT, "already_decided", f"run {decided[0]} already decided on this data and config: "
-                       f"{decided[1]}; nothing to do", decided[0], None, _served_version(root), timings=timings)
+                       f"{decided[1]}; nothing to do", decided[0], None, _served_name(root), timings=timings)
 
     t0 = time.perf_counter()
     say("train")
@@ -303,7 +325,7 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     tag("gate", why)
     if not promote:
         tag("decision", "kept_champion")
-        return Outcome(KEPT, "kept_champion", f"kept champion: {why}", run_id, version, _served_version(root),
+        return Outcome(KEPT, "kept_champion", f"kept champion: {why}", run_id, version, _served_name(root),
                        figures, timings, summaries)
 
     t0 = time.perf_counter()

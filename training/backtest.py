@@ -74,6 +74,10 @@ def check_predictions(predictions: pd.DataFrame, market: Market, source: str = "
          f"({market.calendar[0]:%Y-%m-%d}..{market.calendar[-1]:%Y-%m-%d})")
     fail(~out["symbol"].isin(set(market.securities["symbol"].astype(str))), "names a stock the market does not list")
     fail(out.duplicated(["date", "symbol"]), "repeats a (date, symbol) pair")
+    tradable = out["score"].notna() & (out["date"] < market.calendar[-1])
+    if not tradable.any():
+        raise PredictionsError(f"{source}: no scored row dated before the market's last day "
+                               f"{market.calendar[-1]:%Y-%m-%d}, so nothing could trade")
     return out
 
 

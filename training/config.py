@@ -12,7 +12,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from features.universe import UniverseConfig
 
@@ -92,11 +92,13 @@ class BacktestSection(_Section):
     delist_recovery: float = Field(ge=0, le=1)
     capacity: list[float] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _positive_capitals(self) -> BacktestSection:
-        if any(not c > 0 for c in self.capacity):
-            raise ValueError(f"capacity capitals must be > 0, got {self.capacity}")
-        return self
+    @field_validator("capacity")
+    @classmethod
+    def _capitals(cls, value: list[float]) -> list[float]:
+        """Positive, then sorted and without repeats (the curve runs from the smallest)."""
+        if any(not c > 0 for c in value):
+            raise ValueError(f"capacity capitals must be > 0, got {value}")
+        return sorted(set(value))
 
     def build(self, **overrides: Any):
         """The engine's :class:`training.backtest.BacktestConfig`, with non-None ``overrides``."""

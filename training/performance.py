@@ -12,7 +12,8 @@ Capacity: the same backtest at each capital in ``capitals``; the annual excess r
 as the participation cap leaves orders unfilled and impact grows.
 
 Drawdowns: the strategy's from its NAV; the excess drawdown from the relative NAV (strategy
-growth / benchmark growth), whose worst episodes :func:`drawdown_episodes` lists.
+growth / benchmark growth; ``excess_max_drawdown`` is empyrical's max drawdown of its daily
+returns), whose worst episodes :func:`drawdown_episodes` lists.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def summary(result: BacktestResult, benchmark: pd.Series, capital: float) -> dic
         "information_ratio": float(ep.excess_sharpe(returns, bench) * np.sqrt(DAYS_A_YEAR)),
         "tracking_error": float(excess.std() * np.sqrt(DAYS_A_YEAR)),
         "max_drawdown": float(ep.max_drawdown(returns)),
-        "excess_max_drawdown": float(ep.max_drawdown(excess)),
+        "excess_max_drawdown": float(ep.max_drawdown(relative_returns(returns, bench))),
         "turnover": traded / mean_nav / years,
         "commission": float(daily["commission"].sum()) / mean_nav / years,
         "stamp_duty": float(daily["stamp_duty"].sum()) / mean_nav / years,
@@ -92,6 +93,11 @@ def capacity(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig,
                      "annual_return": s["annual_return"], "fill_ratio": s["fill_ratio"],
                      "cost_drag": s["commission"] + s["stamp_duty"] + s["impact"]})
     return pd.DataFrame(rows).set_index("capital")
+
+
+def relative_returns(returns: pd.Series, benchmark: pd.Series) -> pd.Series:
+    """Daily returns of strategy growth / benchmark growth: (1 + r) / (1 + b) - 1."""
+    return (1.0 + returns) / (1.0 + benchmark.reindex(returns.index).fillna(0.0)) - 1.0
 
 
 def growth(result: BacktestResult, benchmark: pd.Series, capital: float) -> pd.DataFrame:
@@ -125,10 +131,12 @@ def drawdown_episodes(wealth: pd.Series, top: int = 5) -> pd.DataFrame:
 
 
 def by_regime(returns: pd.Series, benchmark: pd.Series, regime: pd.Series) -> pd.DataFrame:
-    """Per crowding regime of the day: trading days, their share, the mean daily excess return
-    annualised (x 252), and the share of days the strategy beat the benchmark."""
+    """Per crowding regime known before the day traded (``regime`` of the previous trading
+    day, so a day's own turnover never labels its return): trading days, their share, the mean
+    daily excess return annualised (x 252), and the share of days the strategy beat the
+    benchmark."""
     excess = returns - benchmark.reindex(returns.index).fillna(0.0)
-    labels = regime.reindex(returns.index).astype(object).fillna("unknown").astype(str)
+    labels = regime.reindex(returns.index).shift(1).astype(object).fillna("unknown").astype(str)
     frame = pd.DataFrame({"excess": excess, "regime": labels})
     table = frame.groupby("regime")["excess"].agg(days="size", mean="mean", beat=lambda x: float((x > 0).mean()))
     table["share_of_days"] = table["days"] / len(frame)

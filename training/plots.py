@@ -144,14 +144,14 @@ def _shade_regimes(ax: Axes, regime: pd.Series | None) -> None:
 
 
 def nav_plot(nav: pd.DataFrame, title: str = "NAV against the benchmark") -> Figure:
-    """Growth of 1 for every column of ``nav`` (date index) on a log scale, and their ratio
-    (first column / second) on a second panel."""
+    """Every column of ``nav`` (date index; growth of 1, drawn as given) on a log scale, and
+    their ratio (first column / second) on a second panel."""
     fig = Figure(figsize=(10, 6), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
     table = nav.dropna(how="all")
     if table.empty or table.shape[1] < 2:
         return _no_data(fig, top, title)
-    growth = table / table.iloc[0]
+    growth = table
     for name, column in growth.items():
         top.plot(column.index, column.to_numpy(), label=str(name))
     top.set_yscale("log")

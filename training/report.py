@@ -27,8 +27,8 @@ from features.universe import UniverseConfig
 from market.load import Market
 from training import plots
 from training.backtest import BacktestConfig, BacktestResult, run_backtest
-from training.performance import (benchmark_returns, by_regime, capacity, capacity_limits, drawdown, drawdown_episodes, growth,
-                                  strategy_returns, summary)
+from training.performance import (benchmark_returns, by_regime, capacity, capacity_limits, drawdown,
+                                  drawdown_episodes, growth, strategy_returns, summary)
 
 Progress = Callable[[str], None]
 
@@ -136,7 +136,7 @@ STAT_ROWS = [
     ("excess_annual_return", "Excess annual return", _pct), ("annual_volatility", "Annual volatility", _pct),
     ("sharpe", "Sharpe ratio", lambda v: f"{v:.2f}"), ("information_ratio", "Information ratio", lambda v: f"{v:.2f}"),
     ("tracking_error", "Tracking error", _pct), ("max_drawdown", "Max drawdown", _pct),
-    ("excess_max_drawdown", "Max excess drawdown (daily excess returns)", _pct),
+    ("excess_max_drawdown", "Max excess drawdown (strategy / benchmark)", _pct),
     ("turnover", "Turnover (traded / mean NAV a year)", lambda v: f"{v:.2f}x"),
     ("commission", "Commission a year (of NAV)", lambda v: f"{v:.2%}"),
     ("stamp_duty", "Stamp duty a year", lambda v: f"{v:.2%}"), ("impact", "Market impact a year", lambda v: f"{v:.2%}"),
@@ -151,17 +151,29 @@ border-bottom:1px solid #eee}table.t th{background:#f5f5f5}img{max-width:100%}
 .note{color:#555;font-size:.9em}.crowded{color:#b00;font-weight:bold}"""
 
 
+def _money(v: float) -> str:
+    """1.03e9 -> '1.0 bn', 3.2e8 -> '320 m'."""
+    return f"{v / 1e9:,.1f} bn" if v >= 1e9 else f"{v / 1e6:,.0f} m" if v >= 1e6 else f"{v:,.0f}"
+
+
 def _capacity_text(report: BacktestReport) -> str:
     if report.capacity is None:
         return ""
     curve = report.capacity
+    first, top = curve["excess_annual_return"].iloc[0], _money(curve.index[-1])
+    if not first > 0:
+        return (f"<p>The strategy earns no excess return even at {_money(curve.index[0])} "
+                f"({first:+.1%} a year).</p>")
     limits = capacity_limits(curve)
-    top = f"{curve.index[-1]:,.0f}"
-    half = (f"about {limits['half']:,.0f}" if pd.notna(limits["half"]) else f"no capital up to {top}")
-    zero = (f"about {limits['zero']:,.0f}" if pd.notna(limits["zero"]) else f"no capital up to {top}")
+    half = f"about {_money(limits['half'])}" if pd.notna(limits["half"]) else f"no capital up to {top}"
+    zero = f"about {_money(limits['zero'])}" if pd.notna(limits["zero"]) else f"no capital up to {top}"
     return (f"<p>The same strategy at each starting capital. The excess return halves from its "
-            f"{curve.index[0]:,.0f} level ({curve['excess_annual_return'].iloc[0]:+.1%}) at {half}, and reaches zero "
-            f"at {zero} (log-linear interpolation between the capitals run).</p>")
+            f"{_money(curve.index[0])} level ({first:+.1%} a year) at {half}, and reaches zero at {zero} "
+            "(log-linear interpolation between the capitals run).</p>")
+
+
+def _na(value: float, fmt: str) -> str:
+    return "n/a" if pd.isna(value) else format(value, fmt)
 
 
 def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -> str:
@@ -171,6 +183,11 @@ def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -
     daily = report.result.daily
     period = f"{daily.index[0]:%Y-%m-%d} to {daily.index[-1]:%Y-%m-%d}"
     stats = pd.DataFrame({"value": [fmt(s[k]) for k, _, fmt in STAT_ROWS]}, index=[label for _, label, _ in STAT_ROWS])
+    worst = drawdown_episodes(report.growth["strategy"], 1)
+    if len(worst):
+        w = worst.iloc[0]
+        stats.loc["Max drawdown", "value"] += (f" ({w['peak']:%Y-%m-%d} to {w['trough']:%Y-%m-%d})"
+                                               if pd.notna(w["peak"]) else f" (to {w['trough']:%Y-%m-%d})")
     setup = pd.DataFrame({"value": [str(v) for v in vars(cfg).values()]}, index=list(vars(cfg)))
     setup.loc["crowding rule"] = ", ".join(f"{k}={v}" for k, v in report.rule.as_dict().items())
     for key, value in {"predictions": report.source, "market": report.market, **report.extra}.items():
@@ -187,8 +204,8 @@ def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Spotlight backtest {esc(period)}</title><style>{CSS}</style></head><body>",
         f"<h1>Spotlight backtest: top {cfg.top_n}, {esc(cfg.weighting)}-weighted, {cfg.capital:,.0f} capital</h1>",
-        f'<p class="note">{esc(period)}, {len(daily)} trading days, {len(report.result.rebalances)} monthly '
-        f"rebalances. Orders from each month-end signal trade from the next day's open, capped at "
+        f'<p class="note">{esc(period)}, {len(daily)} trading days, {len(report.result.rebalances)} rebalances '
+        f"(one per signal date). Orders from each signal trade from the next day's open, capped at "
         f"{cfg.participation:.0%} of each stock's 20-day median traded amount a day; limit-locked and suspended "
         "stocks wait; all figures are after commission, stamp duty and market impact. Benchmark: the equal-weight "
         "daily return of the signal universe.</p>",
@@ -203,11 +220,12 @@ def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -
          + img("capacity", "capacity curve") if report.capacity is not None else "<p>Not run (--no-capacity).</p>"),
         "<h2>Crowding</h2>",
         f'<p>Latest regime ({latest.name:%Y-%m-%d}): <span class="{esc(str(latest["regime"]))}">'
-        f'{esc(str(latest["regime"]))}</span>; micro-cap turnover share {latest["turnover_share"]:.2%} '
-        f'(percentile {latest["turnover_share_pctile"]:.0%} of the trailing {report.rule.window} days), '
-        f'valuation spread {latest["bp_spread"]:.3f}.</p>',
+        f'{esc(str(latest["regime"]))}</span>; micro-cap turnover share {_na(latest["turnover_share"], ".2%")} '
+        f'(percentile {_na(latest["turnover_share_pctile"], ".0%")} of the trailing {report.rule.window} days), '
+        f'valuation spread {_na(latest["bp_spread"], ".3f")} (percentile {_na(latest["bp_spread_pctile"], ".0%")}).'
+        "</p>",
         img("crowding", "crowding gauges against drawdowns"),
-        "<h3>Excess return by crowding regime of the day</h3>", _table(report.regimes, pct | share),
+        "<h3>Excess return by the crowding regime known at the previous close</h3>", _table(report.regimes, pct | share),
         '<p class="note">crowded: turnover-share percentile &ge; high and valuation-spread percentile &le; rich '
         "(or spread unknown); elevated: turnover-share percentile &ge; elevated; percentiles within each gauge's "
         "trailing window, data up to that day only.</p>",

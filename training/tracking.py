@@ -21,7 +21,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 import tomli_w
 from mlflow.entities import Metric
@@ -209,6 +208,11 @@ def log_training(result: TrainResult, fingerprint: dict[str, str | int], uri: st
     return LoggedRun(run_id, exp, cfg.registered_model, str(registered.version), uri)
 
 
+def discard_run(uri: str, run_id: str, reason: str) -> None:
+    """Mark ``run_id`` FAILED with ``reason`` and delete it (as a run that failed part-way)."""
+    _discard(MlflowClient(uri), run_id, None, "", None, RuntimeError(reason))
+
+
 def _discard(client: MlflowClient, run_id: str, model_id: str | None, model: str, registered,
              exc: BaseException) -> None:
     """Remove what a failed run left: its model version, its logged model, then the run (soft delete)."""
@@ -242,7 +246,7 @@ def run_predictions(run_id: str, uri: str | None = None) -> RunPredictions:
         with tempfile.TemporaryDirectory() as tmp:
             preds = pd.read_parquet(client.download_artifacts(run_id, "oos_predictions.parquet", tmp))
             spec = json.loads(Path(client.download_artifacts(run_id, "feature_spec.json", tmp)).read_text())
-    except (mlflow.exceptions.MlflowException, OSError) as exc:
+    except (mlflow.exceptions.MlflowException, OSError, ValueError) as exc:  # ValueError: bad Parquet or JSON
         message = getattr(exc, "message", str(exc))
         raise LookupError(f"run {run_id}: no out-of-sample predictions to read ({message})") from None
     return RunPredictions(preds, dict(spec.get("universe", {})), run.info.experiment_id)
@@ -251,7 +255,8 @@ def run_predictions(run_id: str, uri: str | None = None) -> RunPredictions:
 def log_backtest(report, html_text: str, figures: dict, *, experiment: str, uri: str | None = None,
                  parent_run_id: str | None = None, parent_experiment_id: str | None = None) -> LoggedRun:
     """Log a :class:`training.report.BacktestReport` as one run: parameters (``backtest.*``,
-    ``crowding.*``), the statistics, the capacity curve (``capacity/*``, step = log10 capital),
+    ``crowding.*``), the statistics, the capacity curve (``capacity/*``, step = position, with
+    ``capacity/capital``),
     the daily growth of 1 (``nav/*``, step = day), the report, its tables and figures. With
     ``parent_run_id`` (the training run) it is nested under it, in that run's experiment.
     A failure part-way deletes the run."""
@@ -275,8 +280,8 @@ def log_backtest(report, html_text: str, figures: dict, *, experiment: str, uri:
         client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
         now = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
         metrics = [Metric(k, float(v), now, 0) for k, v in report.stats.items() if pd.notna(v)]
-        for capital, row in (report.capacity.iterrows() if report.capacity is not None else []):
-            step = int(round(np.log10(capital)))
+        for step, (capital, row) in enumerate(report.capacity.iterrows() if report.capacity is not None else []):
+            metrics.append(Metric("capacity/capital", float(capital), now, step))
             metrics += [Metric(f"capacity/{k}", float(v), now, step) for k, v in row.items() if pd.notna(v)]
         for step, (day, row) in enumerate(report.growth.iterrows()):
             ts = int(pd.Timestamp(day).timestamp() * 1000)

@@ -335,3 +335,28 @@ def test_backtest_refuses_bad_input_writing_and_logging_nothing(args: list, code
     assert message in result.output
     assert not (tmp_path / "report.html").exists()
     assert _backtest_runs(uri) == []
+
+
+def test_a_report_that_cannot_be_put_in_place_leaves_no_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import spotlight.backtest as job
+    from tests.training.test_backtest import market, signal
+    from training.tracking import default_uri
+
+    uri = default_uri(tmp_path / "mlruns")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    m = market(tmp_path)
+    preds = tmp_path / "preds.parquet"
+    signal(22, "AAA").to_parquet(preds)
+    argv = ["backtest", "--predictions", str(preds), "--data", str(m.source), "--top-n", "1", "--no-capacity"]
+    (tmp_path / "folder").mkdir()
+    taken = runner.invoke(app, argv + ["--report", str(tmp_path / "folder")])
+    assert taken.exit_code == 2 and "is a directory" in taken.output and _backtest_runs(uri) == []
+
+    def refuse(src, dst) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(job.os, "replace", refuse)
+    full = runner.invoke(app, argv + ["--report", str(tmp_path / "r.html")])
+    assert full.exit_code == 1 and "No space left on device" in full.output
+    assert _backtest_runs(uri) == []  # logged, then deleted when the report could not be moved in
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "m", "mlruns", "preds.parquet"]

@@ -21,7 +21,7 @@ def test_the_demo_runs_end_to_end_and_stops_what_it_started(tmp_path: Path) -> N
                             text=True, timeout=600)
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
-    for step in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5."):
+    for step in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== 6."):
         assert step in out
     assert "decision: promoted" in out  # the first candidate is always promoted
     assert out.count("rank symbol") >= 1 and "drivers" in out
@@ -30,6 +30,9 @@ def test_the_demo_runs_end_to_end_and_stops_what_it_started(tmp_path: Path) -> N
     if decisions[1].startswith("decision: promoted"):
         assert "swapped in without a restart" in out
     assert "MLflow UI:" in out and "the service was stopped" in out
+    report = (tmp_path / "demo" / "backtest_report.html").read_text()
+    assert report.count("data:image/png;base64,") == 4 and "capacity (excess a year): 1e+07" in out
+    assert "crowding regime on " in out and "after costs" in out
     assert (tmp_path / "mlruns" / "mlflow.db").is_file() and (tmp_path / "demo" / "bundles" / "current").is_symlink()
     port = int(next(line for line in out.splitlines() if line.startswith("serving http://")).split(":")[2].split(";")[0])
     listening = [c for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN and c.laddr.port == port]

@@ -4,6 +4,7 @@ repair after an interrupted publish, and rollback."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from pathlib import Path
 
@@ -168,6 +169,15 @@ def test_an_unpublished_champion_is_published_by_the_next_run(markets, setup) ->
     (root / "current").unlink()  # the served bundle is lost
     again = retrain(earlier, root, cfg, uri)
     assert again.code == KEPT and again.decision == "up_to_date" and current(root) == first.served
+
+    # a new crowding rule does not retrain (the model is the same) but re-publishes the regimes
+    stricter = cfg.model_copy(update={"crowding": cfg.crowding.model_copy(update={"high": 0.95})})
+    third = retrain(earlier, root, stricter, uri)
+    assert third.code == KEPT and third.decision == "up_to_date"
+    served = json.loads((root / current(root) / "manifest.json").read_text())
+    assert current(root) != first.served and current(root).startswith("v0001-")
+    assert served["crowding"]["rule"]["high"] == 0.95
+    assert retrain(earlier, root, stricter, uri).decision == "up_to_date" and current(root) == third.served
 
 
 def test_the_cli_exit_codes(markets, setup, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,11 +66,12 @@ def test_excess_return_by_regime() -> None:
     days = pd.bdate_range("2021-01-04", periods=4)
     returns = pd.Series([0.02, -0.01, 0.01, 0.0], index=days)
     bench = pd.Series([0.01, 0.01, 0.0, 0.0], index=days)
-    regime = pd.Series(["crowded", "crowded", "normal"], index=days[:3])  # the last day has none
+    # the regime known at each close labels the next day's return; day 0 has none before it
+    regime = pd.Series(["crowded", "crowded", "normal"], index=days[:3])
     table = by_regime(returns, bench, regime)
     assert table.loc["crowded", "days"] == 2 and table.loc["crowded", "excess_annualised"] == pytest.approx(-1.26)
-    assert table.loc["crowded", "beat"] == 0.5 and table.loc["normal", "excess_annualised"] == pytest.approx(2.52)
-    assert table.loc["unknown", "share_of_days"] == 0.25
+    assert table.loc["crowded", "beat"] == 0.5 and table.loc["normal", "excess_annualised"] == pytest.approx(0.0)
+    assert table.loc["unknown", "days"] == 1 and table.loc["unknown", "share_of_days"] == 0.25
 
 
 def test_capacity_reuses_the_run_at_the_configured_capital(tmp_path: Path) -> None:

@@ -91,9 +91,9 @@ REGIME = pd.Series(["normal", "crowded", "crowded", "normal", "elevated", "eleva
 
 
 def test_nav_plot_draws_growth_and_the_ratio() -> None:
-    nav = pd.DataFrame({"strategy": np.linspace(100, 140, 8), "benchmark": np.linspace(50, 60, 8)}, index=DAYS)
+    nav = pd.DataFrame({"strategy": np.linspace(0.99, 1.4, 8), "benchmark": np.linspace(1.01, 1.2, 8)}, index=DAYS)
     top, bottom = nav_plot(nav).axes
-    np.testing.assert_allclose(top.lines[0].get_ydata(), nav["strategy"] / 100)
+    np.testing.assert_allclose(top.lines[0].get_ydata(), nav["strategy"])  # as given: day 1's costs show
     np.testing.assert_allclose(bottom.lines[0].get_ydata()[-1], 1.4 / 1.2)
     assert top.get_yscale() == "log"
 
