@@ -12,7 +12,9 @@ A serving root holds one directory per published bundle and a ``current`` symlin
 ``current`` in one ``rename`` (a new symlink renamed over the old one) and fsyncs the root,
 so a reader sees the old bundle or the new one, never a mix or nothing. It then keeps the
 newest ``keep`` bundles (never removing the current or the previous one). Publishing a bundle
-whose directory already exists re-points ``current`` and copies nothing. :func:`rollback`
+whose directory already exists re-points ``current`` and copies nothing; publishing another
+bundle of the model version being served (a re-export, e.g. under a new crowding rule)
+replaces that bundle, in the history too. :func:`rollback`
 points ``current`` at the bundle published before it and drops the one it left from the
 history (it is never rolled back to again). A crash at any step leaves ``current``
 pointing at a complete bundle; :func:`clean` records a served bundle the history missed and
@@ -96,9 +98,15 @@ def publish(bundle_dir: str | Path, root: str | Path, keep: int = 5) -> str:
     else:
         os.replace(bundle_dir, target)
         _fsync_dir(root)
+    before = current(root)
     _point(root, name)  # the commit point
-    past = [n for n in history(root) if n != name and (root / n).is_dir()]
+    # a re-export of the served model version (e.g. under a new crowding rule) supersedes that
+    # bundle rather than stacking on it, so a rollback still returns to the previous model
+    superseded = before if before not in (None, name) and before.split("-")[0] == name.split("-")[0] else None
+    past = [n for n in history(root) if n not in (name, superseded) and (root / n).is_dir()]
     write_json(root / HISTORY, [*past, name])
+    if superseded is not None:
+        _trash(root, superseded)
     _prune(root, keep)
     return name
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import bentoml
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
 from serving.edge import BearerAuth, JsonOnly, positive_int
@@ -72,6 +72,8 @@ class ModelSummary(BaseModel):
     training_data: dict[str, Any]
     snapshot_data: dict[str, Any]
     parity: dict[str, Any]
+    crowding: dict[str, Any] | None = Field(description="The crowding rule and each served date's regime "
+                                                        "(null for a bundle exported before it).")
     libraries: dict[str, str]
     runtime: dict[str, Any]
 

@@ -63,6 +63,8 @@ def run_job(data: Path, cfg, *, predictions: Path | None = None, run_id: str | N
         bt = cfg.backtest.build(**(overrides or {}))
     except ValueError as exc:
         raise BacktestJobError(str(exc), 2) from None
+    if daily_out is not None and Path(daily_out).resolve() == Path(report).resolve():
+        raise BacktestJobError(f"--daily-out and --report are the same file ({report})", 2)
     html_tmp = _temporary(Path(report))
     daily_tmp = _temporary(Path(daily_out)) if daily_out is not None else None
     uri = tracking_uri(uri) if (log_mlflow or run_id) else None
@@ -110,10 +112,10 @@ def run_job(data: Path, cfg, *, predictions: Path | None = None, run_id: str | N
             say("mlflow")
             logged_run = log_backtest(result, text, figs, experiment=cfg.experiment, uri=uri,
                                       parent_run_id=run_id, parent_experiment_id=parent_experiment)
-        try:
-            os.replace(html_tmp, report)
+        try:  # the report last: it is what says the job worked
             if daily_tmp is not None:
                 os.replace(daily_tmp, daily_out)
+            os.replace(html_tmp, report)
         except OSError:
             if logged_run is not None:
                 discard_run(logged_run.tracking_uri, logged_run.run_id, "the report could not be written")

@@ -268,17 +268,22 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
     model = cfg.registered_model
     _recover(client, root, model, cfg.experiment, say)
     champion = _alias(client, model, CHAMPION)
-    rule = cfg.crowding.build().as_dict()
-    if champion is not None and (_served_version(root) != str(champion.version) or _served_rule(root) != rule):
-        say(f"repair: publishing champion version {champion.version}, which is not the one served"
-            if _served_version(root) != str(champion.version) else
-            f"repair: re-publishing champion version {champion.version} under this config's crowding rule")
+    if champion is not None and _served_version(root) != str(champion.version):
+        say(f"repair: publishing champion version {champion.version}, which is not the one served")
         try:
             _export_and_publish(uri, model, champion.run_id, root, cfg, data)
         except RetrainError as exc:  # e.g. the champion cannot be exported on today's market: train anyway
             say(f"repair failed, going on: {exc}")
     if champion is not None:
         tags = client.get_run(champion.run_id).data.tags
+        served_end = ((_served_manifest(root) or {}).get("snapshot_data") or {}).get("end", "")
+        if (_served_version(root) == str(champion.version) and _served_rule(root) != cfg.crowding.build().as_dict()
+                and fp["end"] >= max(tags.get("data.end", ""), served_end)):
+            say(f"repair: re-publishing champion version {champion.version} under this config's crowding rule")
+            try:
+                _export_and_publish(uri, model, champion.run_id, root, cfg, data)
+            except RetrainError as exc:
+                say(f"repair failed, going on: {exc}")
         if tags.get("data.hash") == fp["hash"] and tags.get("spotlight.config_hash") == config_hash(cfg):
             return Outcome(KEPT, "up_to_date", f"champion version {champion.version} was trained on this data with "
                            "this config and is served; nothing to do", champion.run_id, str(champion.version),

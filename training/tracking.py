@@ -240,8 +240,8 @@ class RunPredictions:
 def run_predictions(run_id: str, uri: str | None = None) -> RunPredictions:
     """The out-of-sample predictions and universe a training run logged (``LookupError``: no
     such run, or one without them)."""
-    client = MlflowClient(configure(uri))
     try:
+        client = MlflowClient(configure(uri))
         run = client.get_run(run_id)
         with tempfile.TemporaryDirectory() as tmp:
             preds = pd.read_parquet(client.download_artifacts(run_id, "oos_predictions.parquet", tmp))

@@ -38,6 +38,16 @@ def test_publishing_the_same_bundle_again_changes_nothing(tmp_path: Path) -> Non
     assert first == again and history(root) == [first] and current(root) == first
 
 
+def test_a_re_export_of_the_served_version_replaces_it(tmp_path: Path) -> None:
+    """A new crowding rule re-publishes version 2: rollback still returns to version 1."""
+    root = tmp_path / "bundles"
+    a, b = (publish(fake_bundle(tmp_path, v, f"{v:016x}"), root) for v in (1, 2))
+    b2 = publish(fake_bundle(tmp_path, 2, "b" * 16), root)
+    assert current(root) == b2 and history(root) == [a, b2] and not (root / b).exists()
+    assert not [p for p in root.iterdir() if p.name.startswith(".trash")]
+    assert rollback(root) == (b2, a)
+
+
 def test_rollback_goes_back_one_bundle_at_a_time(tmp_path: Path) -> None:
     root = tmp_path / "bundles"
     a, b, c = (publish(fake_bundle(tmp_path, v, f"{v:016x}"), root) for v in (1, 2, 3))

@@ -351,6 +351,9 @@ def test_a_report_that_cannot_be_put_in_place_leaves_no_run(tmp_path: Path, monk
     (tmp_path / "folder").mkdir()
     taken = runner.invoke(app, argv + ["--report", str(tmp_path / "folder")])
     assert taken.exit_code == 2 and "is a directory" in taken.output and _backtest_runs(uri) == []
+    same = str(tmp_path / "same.html")
+    twice = runner.invoke(app, argv + ["--report", same, "--daily-out", same])
+    assert twice.exit_code == 2 and "are the same file" in twice.output and not Path(same).exists()
 
     def refuse(src, dst) -> None:
         raise OSError(28, "No space left on device")
