@@ -23,8 +23,9 @@ never used: it is future information.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,11 @@ class UniverseConfig:
             raise ValueError(f"penny_days must be in 1..{PENNY_WINDOW}, got {self.penny_days}")
         if not 0 <= self.max_idle_share < 1:
             raise ValueError(f"max_idle_share must be in [0, 1), got {self.max_idle_share}")
+
+    @classmethod
+    def from_spec(cls, universe: Mapping[str, Any]) -> UniverseConfig:
+        """The universe a training run logged (``feature_spec.json``'s ``universe``: kind, n, band)."""
+        return cls(kind=universe["kind"], n=int(universe["n"]), band=tuple(universe["band"]))
 
 
 def listed_days(h: History) -> np.ndarray:

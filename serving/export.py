@@ -136,14 +136,9 @@ def registered_names() -> set[str]:
     return {f.name for f in registered()}
 
 
-def _universe(spec: dict) -> UniverseConfig:
-    return UniverseConfig(kind=spec["universe"]["kind"], n=int(spec["universe"]["n"]),
-                          band=tuple(spec["universe"]["band"]))
-
-
 def _crowding(market, spec: dict, served: pd.DatetimeIndex, rule: CrowdingRule) -> dict[str, Any]:
     """The manifest's ``crowding``: the rule, and each served date's gauges, percentiles and regime."""
-    table = crowding(market, _universe(spec), rule).reindex(served)
+    table = crowding(market, UniverseConfig.from_spec(spec["universe"]), rule).reindex(served)
     by_date = {f"{day:%Y-%m-%d}": {k: (str(v) if k == "regime" else None if pd.isna(v) else float(v))
                                    for k, v in row.items()} for day, row in table.iterrows()}
     return {"rule": rule.as_dict(), "by_date": by_date}
@@ -151,7 +146,8 @@ def _crowding(market, spec: dict, served: pd.DatetimeIndex, rule: CrowdingRule) 
 
 def _panel(market, spec: dict, dates: pd.DatetimeIndex) -> pd.DataFrame:
     registered()
-    panel = build_panel(market, universe=_universe(spec), dates=dates, features=[REGISTRY[n] for n in spec["features"]],
+    panel = build_panel(market, universe=UniverseConfig.from_spec(spec["universe"]), dates=dates,
+                        features=[REGISTRY[n] for n in spec["features"]],
                         extra={"market_cap": lambda h: h.col("market_cap"), "median_amount_20": median_amount_20})
     info = market.securities[["symbol"]].astype({"symbol": "str"})
     for column in ("board", "industry"):

@@ -77,8 +77,7 @@ def run_job(data: Path, cfg, *, predictions: Path | None = None, run_id: str | N
         preds, source, parent_experiment = logged.predictions, f"run {run_id}", logged.experiment_id
         if logged.universe:
             try:
-                universe = UniverseConfig(kind=logged.universe["kind"], n=int(logged.universe["n"]),
-                                          band=tuple(logged.universe["band"]))
+                universe = UniverseConfig.from_spec(logged.universe)
             except (KeyError, TypeError, ValueError) as exc:
                 raise BacktestJobError(f"run {run_id}: feature_spec.json has an unreadable universe ({exc!r})",
                                        2) from None

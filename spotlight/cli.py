@@ -572,7 +572,7 @@ def backtest(
         typer.echo(f"{key:26s} {value:+.4f}")
     if result.capacity is not None:
         typer.echo(result.capacity.to_string(float_format=lambda v: f"{v:+.4f}"))
-    latest = result.crowding.dropna(subset=["regime"]).iloc[-1]
+    latest = result.latest_crowding
     typer.echo(f"crowding regime on {latest.name:%Y-%m-%d}: {latest['regime']}")
     if daily_out is not None:
         typer.echo(f"wrote {daily_out}")

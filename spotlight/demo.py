@@ -117,7 +117,7 @@ def _backtest(data: Path, out: Path, cfg, say: Say) -> Path | None:
     if curve is not None:
         say("capacity (excess a year): " + ", ".join(f"{c:.0e} {v:+.1%}" for c, v in
                                                       curve["excess_annual_return"].items()))
-    latest = done.report.crowding.dropna(subset=["regime"]).iloc[-1]
+    latest = done.report.latest_crowding
     say(f"crowding regime on {latest.name:%Y-%m-%d}: {latest['regime']} (run {done.run_id}, nested under {run_id})")
     return done.html
 

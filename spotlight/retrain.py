@@ -161,12 +161,6 @@ def _served_name(root: Path) -> str | None:
     return current(root)
 
 
-def _served_rule(root: Path) -> dict | None:
-    """The crowding rule of the served bundle's regimes (None: no bundle, or one without them)."""
-    crowding = (_served_manifest(root) or {}).get("crowding")
-    return crowding.get("rule") if isinstance(crowding, dict) else None
-
-
 def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg, data: Path,
                         after_publish: Callable[[], None] = lambda: None) -> str:
     """Export the version ``run_id`` registered (parity gate) and publish it, then call
@@ -276,8 +270,11 @@ def _run(data: Path, root: Path, cfg, uri: str, say: Say, timings: dict[str, flo
             say(f"repair failed, going on: {exc}")
     if champion is not None:
         tags = client.get_run(champion.run_id).data.tags
-        served_end = ((_served_manifest(root) or {}).get("snapshot_data") or {}).get("end", "")
-        if (_served_version(root) == str(champion.version) and _served_rule(root) != cfg.crowding.build().as_dict()
+        served = _served_manifest(root) or {}
+        served_end = (served.get("snapshot_data") or {}).get("end", "")
+        served_rule = (served.get("crowding") or {}).get("rule")  # None: exported before the crowding flag
+        if ((served.get("model") or {}).get("version") == str(champion.version)
+                and served_rule != cfg.crowding.build().as_dict()
                 and fp["end"] >= max(tags.get("data.end", ""), served_end)):
             say(f"repair: re-publishing champion version {champion.version} under this config's crowding rule")
             try:

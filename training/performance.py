@@ -78,11 +78,12 @@ def summary(result: BacktestResult, benchmark: pd.Series, capital: float) -> dic
 
 
 def capacity(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig,
-             capitals: Sequence[float] = (1e7, 1e8, 1e9, 1e10), known: BacktestResult | None = None) -> pd.DataFrame:
+             capitals: Sequence[float] = (1e7, 1e8, 1e9, 1e10), known: BacktestResult | None = None,
+             benchmark: pd.Series | None = None) -> pd.DataFrame:
     """Excess annual return, fill ratio and cost drag at each capital (``known``: the result
-    already run with ``cfg``, reused at ``cfg.capital``)."""
+    already run with ``cfg``, reused at ``cfg.capital``; ``benchmark``: its benchmark returns)."""
     rows = []
-    bench = None
+    bench = benchmark
     for capital in capitals:
         same = known is not None and float(capital) == cfg.capital
         result = known if same else run_backtest(market, predictions, replace(cfg, capital=float(capital)))

@@ -5,7 +5,7 @@ its benchmark and statistics (:mod:`training.performance`), the capacity curve, 
 crowding gauges and regime (:mod:`features.crowding`) over the same days; it then lists the
 worst excess drawdowns with the crowding regime at their peak and during their fall.
 :func:`render_html` writes it as one self-contained page (tables, and the figures as inline
-PNG), which :func:`write_html` replaces atomically.
+PNG); :mod:`spotlight.backtest` writes it to disk.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -49,6 +47,11 @@ class BacktestReport:
     yearly: pd.DataFrame         # calendar-year returns
     capacity: pd.DataFrame | None = None
     extra: dict[str, str] = field(default_factory=dict)  # e.g. the training run
+
+    @property
+    def latest_crowding(self) -> pd.Series:
+        """The gauges, percentiles and regime on the backtest's last day (``.name``: the date)."""
+        return self.crowding.iloc[-1]
 
 
 def _yearly(g: pd.DataFrame) -> pd.DataFrame:
@@ -94,7 +97,7 @@ def build_report(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig,
     curve = None
     if capitals:
         say(f"capacity at {', '.join(f'{c:.0e}' for c in capitals)}")
-        curve = capacity(market, predictions, cfg, capitals, known=result)
+        curve = capacity(market, predictions, cfg, capitals, known=result, benchmark=bench)
     returns = strategy_returns(result, cfg.capital)
     return BacktestReport(
         config=cfg, rule=rule, source=source, market=str(market.source), result=result, benchmark=bench,
@@ -192,7 +195,7 @@ def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -
     setup.loc["crowding rule"] = ", ".join(f"{k}={v}" for k, v in report.rule.as_dict().items())
     for key, value in {"predictions": report.source, "market": report.market, **report.extra}.items():
         setup.loc[key] = value
-    latest = report.crowding.dropna(subset=["regime"]).iloc[-1]
+    latest = report.latest_crowding
     img = lambda name, alt: (f'<img alt="{esc(alt)}" src="data:image/png;base64,{_png(figs[name])}">'  # noqa: E731
                              if name in figs else "")
     pct = {c: _pct for c in ("strategy", "benchmark", "excess", "depth", "excess_annual_return", "annual_return",
@@ -233,16 +236,3 @@ def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -
         "</body></html>",
     ]
     return "\n".join(parts)
-
-
-def write_html(text: str, path: str | Path) -> Path:
-    """Write ``text`` to ``path`` atomically (a temporary sibling, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path

@@ -250,6 +250,7 @@ def test_backtest_writes_the_report_and_logs_one_mlflow_run(tmp_path: Path, monk
     assert "information_ratio" in result.output and "crowding regime on 2021-02-26: unknown" in result.output
     assert list(pd.read_csv(daily).columns[:3]) == ["date", "nav", "cash"]
     text = report.read_text()
+    assert [p.name for p in report.parent.iterdir()] == ["report.html"]  # written whole: no temporary left
     assert text.count("data:image/png;base64,") == 4 and "<script" not in text and "http" not in text
     [run] = _backtest_runs(uri)
     assert run.info.status == "FINISHED"
