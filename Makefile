@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-.PHONY: install test test-fast demo bench bench-features bench-train bench-serving bench-backtest calibrate docs lock clean mlflow-ui serve
+PACKAGES := market features tracking training backtest release serving spotlight
+
+.PHONY: install lint test test-fast demo bench bench-features bench-train bench-serving bench-backtest calibrate docs lock clean mlflow-ui serve
 
 install: $(STAMP)
 
@@ -16,7 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-test: install
+# Static checks on the packages (pyproject.toml [tool.ruff]).
+lint: install
+	$(BIN)/ruff check $(PACKAGES)
+
+test: install lint
 	$(BIN)/python -m pytest
 
 test-fast: install
@@ -65,7 +71,7 @@ docs: install
 
 # Re-resolve every pin from pyproject.toml into constraints.txt, then the serving image's
 # closure (serving/requirements.txt) from those pins.
-SERVING_PACKAGES := bentoml onnxruntime numpy pandas pyarrow pydantic fastapi uvloop httptools
+SERVING_PACKAGES := bentoml onnxruntime numpy pandas pyarrow pydantic pydantic-settings fastapi uvloop httptools
 lock:
 	rm -rf /tmp/spotlight-lock && $(PYTHON) -m venv /tmp/spotlight-lock
 	/tmp/spotlight-lock/bin/pip install --quiet -e ".[dev]"

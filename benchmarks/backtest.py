@@ -35,7 +35,7 @@ def main() -> None:
 
     from benchmarks.features import simulated_market
     from market.load import load_market
-    from training.backtest import BacktestConfig, run_backtest
+    from backtest.engine import BacktestConfig, run_backtest
 
     t0 = time.perf_counter()
     market = load_market(simulated_market(args.stocks, args.years))

@@ -24,7 +24,7 @@ def main() -> None:
     from market import load_market
     from market.calibration import compare, ground_truth_rankic, stylised_facts
     from market.simulate import SimulationConfig, simulate_market, write_market
-    from spotlight.tables import calibration_table
+    from spotlight.cli.tables import calibration_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=Path, default=DEFAULT_REAL)

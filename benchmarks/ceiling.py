@@ -31,10 +31,10 @@ def main() -> None:
     from features.transforms import rank
     from market.load import load_market
     from training import evaluate as ev
-    from training.config import load_config
+    from spotlight.config import load_config
     from training.train import evaluation_frame, prepare, run_walk_forward
 
-    cfg = load_config()
+    cfg = load_config().train
     data = prepare(load_market(args.data), cfg)
     if data.truth is None:
         sys.exit(f"{args.data} has no ground_truth.parquet: the ceiling needs a simulated market")

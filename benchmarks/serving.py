@@ -51,9 +51,9 @@ def build(rebuild: bool) -> tuple[Path, str]:
     from market.fingerprint import fingerprint
     from market.load import load_market
     from market.simulate import SimulationConfig, simulate_market, write_market
-    from serving.export import export_bundle
-    from training.config import load_config
-    from training.tracking import log_training
+    from release.export import export_bundle
+    from spotlight.config import load_config
+    from training.mlflow_run import log_training
     from training.train import train
 
     shutil.rmtree(OUT, ignore_errors=True)
@@ -62,8 +62,10 @@ def build(rebuild: bool) -> tuple[Path, str]:
     market_dir = write_market(simulate_market(SimulationConfig(n_stocks=2000, years=8, seed=0)), OUT / "market")
     (OUT / "config.toml").write_text(CONFIG)
     market = load_market(market_dir)
-    result = train(market, load_config(OUT / "config.toml"))
-    logged = log_training(result, fingerprint(market), uri=uri)
+    cfg = load_config(OUT / "config.toml")
+    result = train(market, cfg.train)
+    logged = log_training(result, fingerprint(market), experiment=cfg.experiment, model_name=cfg.registered_model,
+                          uri=uri)
     export_bundle(bundle, tracking_uri=uri, model_name=logged.model_name, alias="candidate")
     print(f"built market, model and bundle in {time.perf_counter() - t0:.0f}s", flush=True)
     return bundle, uri

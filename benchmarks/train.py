@@ -35,9 +35,9 @@ def main() -> None:
     from benchmarks.features import simulated_market
     from market.load import load_market
     from training import models, train as tr
-    from training.config import load_config
+    from spotlight.config import load_config
 
-    cfg = load_config(universe={"n": args.universe})
+    cfg = load_config(universe={"n": args.universe}).train
     market = load_market(simulated_market(args.stocks, args.years))
     t0 = time.perf_counter()
     data = tr.prepare(market, cfg)

@@ -23,10 +23,9 @@ ending at t, so removing every day after t leaves day t unchanged.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.history import History
 from features.segment import microcap_bp_spread, microcap_turnover_share_20
@@ -37,22 +36,28 @@ GAUGES = {"turnover_share": microcap_turnover_share_20, "bp_spread": microcap_bp
 REGIMES = ("unknown", "normal", "elevated", "crowded")
 
 
-@dataclass(frozen=True)
-class CrowdingRule:
-    window: int = 252
-    min_periods: int = 120
-    high: float = 0.9
-    elevated: float = 0.8
-    rich: float = 0.5
+class CrowdingRule(BaseModel):
+    """The regime rule (see the module docstring); validated when built."""
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.min_periods <= self.window:
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window: int = Field(252, ge=2, description="market days of history for each gauge's percentile")
+    min_periods: int = Field(120, ge=1, description="known values needed before a regime is given")
+    high: float = Field(0.9, gt=0, le=1, description="crowded: turnover-share percentile >= high ...")
+    elevated: float = Field(0.8, gt=0, le=1, description="elevated: turnover-share percentile >= elevated")
+    rich: float = Field(0.5, ge=0, le=1, description="... and valuation-spread percentile <= rich "
+                                                     "(or the spread unknown)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CrowdingRule:
+        if not self.min_periods <= self.window:
             raise ValueError(f"need 1 <= min_periods <= window, got {self.min_periods}, {self.window}")
-        if not 0 < self.elevated <= self.high <= 1 or not 0 <= self.rich <= 1:
-            raise ValueError("need 0 < elevated <= high <= 1 and 0 <= rich <= 1")
+        if not self.elevated <= self.high:
+            raise ValueError(f"need 0 < elevated <= high <= 1, got elevated {self.elevated}, high {self.high}")
+        return self
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return self.model_dump()
 
 
 def segment_gauges(market: Market, universe: UniverseConfig = UniverseConfig()) -> pd.DataFrame:

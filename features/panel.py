@@ -7,9 +7,7 @@ a full build exactly.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +17,7 @@ import pandas as pd
 from features.history import History
 from features.registry import Feature, registered
 from features.universe import UniverseConfig, build_universe
+from market.atomic import atomic_path
 from market.load import Market
 
 Freq = Literal["monthly", "daily"]
@@ -121,19 +120,13 @@ def build_panel(
     panel = pd.DataFrame(out)
     panel["exclusion_reason"] = pd.Categorical(panel["exclusion_reason"],
                                                categories=members["exclusion_reason"].cat.categories)
-    panel.attrs.update({"freq": "dates" if dates_given else "as_of" if as_of is not None else freq, "universe": asdict(universe),
+    panel.attrs.update({"freq": "dates" if dates_given else "as_of" if as_of is not None else freq, "universe": universe.model_dump(),
                         "features": [f.name for f in chosen], "source": str(market.source)})
     return panel
 
 
 def write_panel(panel: pd.DataFrame, out: str | Path) -> Path:
-    """Write the panel as Parquet atomically (a temporary sibling file, then a rename)."""
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    """Write the panel as Parquet atomically (:mod:`market.atomic`)."""
+    with atomic_path(out) as tmp:
         panel.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(out)

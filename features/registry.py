@@ -84,8 +84,11 @@ def feature(*, lookback: int, family: str, scale_free: bool = True,
 
 def registered(families: tuple[str, ...] | None = None) -> list[Feature]:
     """Registered features (every family module imported), in family then definition order."""
-    import features.turnover, features.price_volume, features.valuation  # noqa: E401,F401
-    import features.ownership, features.segment  # noqa: E401,F401
+    import features.ownership  # noqa: F401 - registers the family
+    import features.price_volume  # noqa: F401 - registers the family
+    import features.segment  # noqa: F401 - registers the family
+    import features.turnover  # noqa: F401 - registers the family
+    import features.valuation  # noqa: F401 - registers the family
 
     chosen = [f for f in REGISTRY.values() if families is None or f.family in families]
     return sorted(chosen, key=lambda f: FAMILIES.index(f.family))

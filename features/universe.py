@@ -24,11 +24,11 @@ never used: it is future information.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.history import History
 
@@ -38,36 +38,34 @@ IDLE_WINDOW = 20
 PENNY_WINDOW = 20
 
 
-@dataclass(frozen=True)
-class UniverseConfig:
+class UniverseConfig(BaseModel):
     """How the universe is chosen (defaults: the A-share micro-cap index's 400 smallest)."""
 
-    kind: Literal["smallest_n", "cap_band"] = "smallest_n"
-    n: int = 400
-    band: tuple[float, float] = (50e6, 300e6)
-    min_listed_days: int = 250
-    penny_price: float = 1.0
-    penny_days: int = 5
-    min_revenue: float = 100e6
-    max_idle_share: float = 0.25
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __post_init__(self) -> None:
-        if self.kind not in ("smallest_n", "cap_band"):
-            raise ValueError(f"universe kind must be smallest_n or cap_band, got {self.kind!r}")
-        if self.n < 1:
-            raise ValueError(f"universe n must be >= 1, got {self.n}")
+    kind: Literal["smallest_n", "cap_band"] = Field("smallest_n", description="smallest_n | cap_band")
+    n: int = Field(400, ge=1, description="members of smallest_n")
+    band: tuple[float, float] = Field((50e6, 300e6), description="cap_band's [low, high] market cap (currency)")
+    min_listed_days: int = Field(250, ge=0, description="market days listed before a stock is eligible")
+    penny_price: float = Field(1.0, ge=0, description="raw close below which a session counts as penny")
+    penny_days: int = Field(5, ge=1, le=PENNY_WINDOW, description=f"penny sessions of the last {PENNY_WINDOW} "
+                                                                   "that exclude")
+    min_revenue: float = Field(100e6, ge=0, description="a loss-maker below this revenue_ttm is excluded")
+    max_idle_share: float = Field(0.25, ge=0, lt=1, description=f"share of the last {IDLE_WINDOW} market days "
+                                                                 "without trading above which a stock is illiquid")
+
+    @model_validator(mode="after")
+    def _band(self) -> UniverseConfig:
         low, high = self.band
         if not 0 <= low < high:
             raise ValueError(f"cap band must satisfy 0 <= low < high, got {self.band}")
-        if not 1 <= self.penny_days <= PENNY_WINDOW:
-            raise ValueError(f"penny_days must be in 1..{PENNY_WINDOW}, got {self.penny_days}")
-        if not 0 <= self.max_idle_share < 1:
-            raise ValueError(f"max_idle_share must be in [0, 1), got {self.max_idle_share}")
+        return self
 
     @classmethod
     def from_spec(cls, universe: Mapping[str, Any]) -> UniverseConfig:
-        """The universe a training run logged (``feature_spec.json``'s ``universe``: kind, n, band)."""
-        return cls(kind=universe["kind"], n=int(universe["n"]), band=tuple(universe["band"]))
+        """The universe a training run logged (``feature_spec.json``'s ``universe``; runs logged
+        before every setting was recorded give kind, n and band, the rest are the defaults)."""
+        return cls.model_validate(dict(universe))
 
 
 def listed_days(h: History) -> np.ndarray:

@@ -74,7 +74,7 @@ def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
 def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas keeping dates as datetimes and dictionary columns as plain values."""
     columns = {}
-    for name, col in zip(table.column_names, table.columns):
+    for name, col in zip(table.column_names, table.columns, strict=False):
         if pa.types.is_dictionary(col.type):
             col = col.cast(col.type.value_type)
         if pa.types.is_date(col.type):

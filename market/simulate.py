@@ -262,7 +262,7 @@ def simulate_market(config: SimulationConfig | None = None,
     crisis_start = np.sort(rng.choice(np.arange(60, t_len - 10), n_crises, replace=False))
     crisis_len = rng.integers(4, 9, n_crises)
     in_crisis = np.zeros(t_len, dtype=bool)
-    for s, d in zip(crisis_start, crisis_len):
+    for s, d in zip(crisis_start, crisis_len, strict=False):
         in_crisis[s:s + d] = True
     crisis_rate = n_crises / t_len
 
@@ -538,27 +538,19 @@ def _holders_table(rows: list[tuple[int, np.ndarray, np.ndarray]], fund: _Fundam
 def write_market(sim: SimulatedMarket, out: str | Path) -> Path:
     """Write the contract tables, ``ground_truth.parquet`` and ``simulation.json`` into ``out``.
 
-    Written into a temporary sibling directory first and renamed into place, so a failed or
-    interrupted run never leaves a half-written market; an existing ``out`` is replaced.
+    Written atomically (:mod:`market.atomic`), so a failed or interrupted run never leaves a
+    half-written market; an existing ``out`` is replaced.
     """
     import json
-    import shutil
-    import tempfile
+
+    from market.atomic import atomic_path
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_path(out, directory=True) as tmp:
         for name, df in sim.tables.items():
             df.to_parquet(tmp / f"{name}.parquet", index=False, compression="zstd")
         sim.truth.to_parquet(tmp / "ground_truth.parquet", index=False, compression="zstd")
         meta = {"generator": "spotlight.simulate", "config": asdict(sim.config), "horizon_days": HORIZON,
-                "crises": [{"start": f"{s:%Y-%m-%d}", "days": int(d)} for s, d in zip(sim.crises["start"], sim.crises["days"])]}
+                "crises": [{"start": f"{s:%Y-%m-%d}", "days": int(d)} for s, d in zip(sim.crises["start"], sim.crises["days"], strict=False)]}
         (tmp / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

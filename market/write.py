@@ -2,16 +2,14 @@
 
 Only contract columns are written (derived columns are rebuilt on load). Securities listed
 after the market's last trading day are dropped: on that day they were not yet known. Written
-into a temporary sibling directory and renamed into place, so nothing half-written is left.
+atomically (:mod:`market.atomic`), so nothing half-written is left.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from market.atomic import atomic_path
 from market.contract import TABLES
 from market.load import TABLE_ATTR, Market
 
@@ -19,10 +17,8 @@ from market.load import TABLE_ATTR, Market
 def write_market_tables(market: Market, out: str | Path) -> Path:
     """``out`` holds one ``<table>.parquet`` per table the market has; replaced if present."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     last = market.calendar[-1]
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_path(out, directory=True) as tmp:  # a kill leaves one whole market, never half of one
         for name, spec in TABLES.items():
             table = getattr(market, TABLE_ATTR[name])
             if table is None:
@@ -34,11 +30,4 @@ def write_market_tables(market: Market, out: str | Path) -> Path:
             if "symbol" in frame:
                 frame["symbol"] = frame["symbol"].astype("str")
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        if out.exists():
-            os.replace(out, old)  # aside first: a kill now still leaves one whole market
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -42,7 +42,7 @@ def cancel_timeout_timers() -> bool:
         fut = asyncio.ensure_future(self.app(scope, receive, _send), loop=loop)
         try:
             await waiter
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if fut.cancel():
                 await JSONResponse({"error": f"Not able to process the request in {self.timeout} seconds"},
                                    status_code=504)(scope, receive, send)

@@ -1,4 +1,4 @@
-"""Load a serving bundle (see :mod:`serving.export`): verify it, score it once, index it by date.
+"""Load a serving bundle (see :mod:`release.export`): verify it, score it once, index it by date.
 
 Loading reads only JSON, ONNX and Parquet. It refuses, naming the file and field at fault:
 a missing file, a manifest without a required field or of another schema version, a file
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from serving.scorer import OnnxScorer
 
 MANIFEST, MODEL, SNAPSHOT = "manifest.json", "model.onnx", "snapshot.parquet"
+CURRENT = "current"  # in a serving root, the link to the bundle being served (see release.publish)
 SCHEMA_VERSION = 1
 SCORE_TOL = 1e-6
 N_DRIVERS = 3
@@ -102,6 +103,13 @@ class Book:
     @property
     def size(self) -> int:
         return len(self.m_symbol)
+
+
+def resolve(path: str | Path) -> Path:
+    """The bundle directory ``path`` means: ``path/current`` for a serving root, else ``path``."""
+    path = Path(path)
+    link = path / CURRENT
+    return link.resolve() if link.is_symlink() else path
 
 
 def sha256(path: Path) -> str:

@@ -1,6 +1,7 @@
 """What the service checks before a request reaches it (ASGI middlewares).
 
-:class:`BearerAuth`: when ``SPOTLIGHT_API_TOKEN`` is set (read once, when the app is built), a request to any path
+:class:`BearerAuth`: when ``SPOTLIGHT_API_TOKEN`` is set (:mod:`serving.settings`, read once, when the app is
+built), a request to any path
 but ``/livez``, ``/readyz`` and ``/healthz`` must carry ``Authorization: Bearer <token>``;
 otherwise it is answered 401 with ``WWW-Authenticate: Bearer`` before reaching the service.
 Tokens are compared in constant time. Unset or empty: no check.
@@ -16,18 +17,17 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from typing import Any
 
-TOKEN_ENV, MAX_BYTES_ENV = "SPOTLIGHT_API_TOKEN", "SPOTLIGHT_MAX_BODY_BYTES"
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+from serving.settings import ServeSettings
+
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 
 
 class BearerAuth:
     def __init__(self, app: Any, token: str | None = None) -> None:
         self.app = app
-        token = token if token is not None else os.environ.get(TOKEN_ENV, "")
+        token = token if token is not None else ServeSettings().api_token
         self.expected = token.encode() if token else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -45,7 +45,7 @@ class BearerAuth:
 class JsonOnly:
     def __init__(self, app: Any, max_bytes: int | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes if max_bytes is not None else positive_int(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
+        self.max_bytes = max_bytes if max_bytes is not None else ServeSettings().max_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -58,20 +58,10 @@ class JsonOnly:
             length = headers.get(b"content-length", b"0")
             if not length.isdigit() or int(length) > self.max_bytes:
                 await _answer(send, 413, f"the body is {length.decode('latin-1')} bytes; at most {self.max_bytes} "
-                                         f"({MAX_BYTES_ENV})", ["header", "Content-Length"],
+                                         "(SPOTLIGHT_MAX_BODY_BYTES)", ["header", "Content-Length"],
                               f"at most {self.max_bytes} bytes", "too_large")
                 return
         await self.app(scope, receive, send)
-
-
-def positive_int(name: str, default: int) -> int:
-    """The environment variable ``name`` as an integer >= 1 (``default`` when unset)."""
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
-    return int(raw)
 
 
 async def _answer(send: Any, status: int, message: str, loc: list[str], msg: str, kind: str,

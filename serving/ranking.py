@@ -165,4 +165,4 @@ def score(bundle: Bundle, req: ScoreRequest, max_rows: int) -> dict[str, Any]:
     scores = bundle.scorer.score(matrix) if len(matrix) else np.zeros(0)
     model = bundle.manifest.model
     return {"model_name": model.name, "model_version": model.version, "bundle_id": bundle.manifest.bundle_id,
-            "scores": [{"symbol": row.symbol, "score": float(s)} for row, s in zip(req.rows, scores)]}
+            "scores": [{"symbol": row.symbol, "score": float(s)} for row, s in zip(req.rows, scores, strict=False)]}

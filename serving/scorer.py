@@ -1,6 +1,6 @@
 """Scores rows with an ONNX model on onnxruntime: the only model code the service runs.
 
-Inputs are cast to float32 (the converted model's input type, see :mod:`serving.onnx_model`);
+Inputs are cast to float32 (the converted model's input type, see :mod:`release.onnx_model`);
 NaN means missing and is routed the way LightGBM routes it. Needs only numpy and onnxruntime.
 """
 

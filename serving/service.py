@@ -1,20 +1,16 @@
 """The ranking service (BentoML 1.4): ``POST /rank``, ``POST /score``, ``GET /model``.
 
-Run it with ``spotlight serve`` (or ``bentoml serve serving.service:Spotlight``). Settings come
-from the environment, read when the service starts:
-
-- ``SPOTLIGHT_BUNDLE``: a bundle directory, or a serving root whose ``current`` link names
-  one (:mod:`serving.publish`; default ``bundle``). A bundle is loaded once: verified, scored
-  by ONNX and indexed by date, so ``/rank`` only filters and slices;
-- ``SPOTLIGHT_RELOAD_SECONDS``: how often a serving root's ``current`` is checked (default 2;
-  0 = never). A newly published bundle is loaded beside the old one and swapped in with one
-  reference assignment: each request reads the bundle once, so it is answered wholly by the
-  old or wholly by the new one. A bundle that fails to load is logged and skipped; the old
-  one keeps serving;
-- ``SPOTLIGHT_MAX_ROWS``: the most rows ``/score`` takes per request (default 10000);
-- ``SPOTLIGHT_MAX_BODY_BYTES``: the largest request body (default 64 MiB);
-- ``SPOTLIGHT_API_TOKEN``: when set, every endpoint but ``/livez``, ``/readyz`` and
-  ``/healthz`` needs ``Authorization: Bearer <token>`` (401 otherwise).
+Run it with ``spotlight serve`` (or ``bentoml serve serving.service:Spotlight``). Settings
+(:class:`~serving.settings.ServeSettings`) come from ``SPOTLIGHT_*`` environment variables,
+read when the service starts. The bundle (``SPOTLIGHT_BUNDLE``: a bundle directory, or a
+serving root whose ``current`` link names one, see :mod:`release.publish`) is loaded once:
+verified, scored by ONNX and indexed by date, so ``/rank`` only filters and slices. A serving
+root's ``current`` is checked every ``SPOTLIGHT_RELOAD_SECONDS``: a newly published bundle is
+loaded beside the old one and swapped in with one reference assignment, so each request is
+answered wholly by the old or wholly by the new one. A bundle that fails to load is logged
+and skipped; the old one keeps serving. With ``SPOTLIGHT_API_TOKEN`` set, every endpoint but
+``/livez``, ``/readyz`` and ``/healthz`` needs ``Authorization: Bearer <token>`` (401
+otherwise).
 
 Status codes, each error a JSON body ``{"error": message, "detail": [{"loc", "msg", "type"}]}``:
 400 the body breaks the schema (BentoML's pydantic validation; ``loc`` is the field path),
@@ -30,7 +26,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import os
 import threading
 from importlib.metadata import version
 from typing import Any
@@ -40,17 +35,14 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
-from serving.edge import BearerAuth, JsonOnly, positive_int
 from serving.bentoml_patches import cancel_timeout_timers
-from serving.bundle import Bundle, BundleError
-from serving.publish import resolve
+from serving.bundle import Bundle, BundleError, resolve
+from serving.edge import BearerAuth, JsonOnly
 from serving.ranking import RequestError
 from serving.ranking import rank as rank_bundle
 from serving.ranking import score as score_bundle
 from serving.schemas import RankRequest, RankResponse, ScoreRequest, ScoreResponse
-
-BUNDLE_ENV, MAX_ROWS_ENV, RELOAD_ENV = "SPOTLIGHT_BUNDLE", "SPOTLIGHT_MAX_ROWS", "SPOTLIGHT_RELOAD_SECONDS"
-DEFAULT_MAX_ROWS = 10_000
+from serving.settings import ServeSettings
 
 logger = logging.getLogger("spotlight.service")
 web = FastAPI(title="Spotlight model", openapi_url=None, docs_url=None, redoc_url=None)
@@ -108,13 +100,14 @@ class Spotlight:
     """Ranks the micro-cap universe from one exported bundle."""
 
     def __init__(self) -> None:
-        self.source = os.environ.get(BUNDLE_ENV, "bundle")
+        settings = ServeSettings()
+        self.source = settings.bundle
         self.bundle = Bundle.load(resolve(self.source))
-        self.max_rows = positive_int(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)
+        self.max_rows = settings.max_rows
         cancel_timeout_timers()
         gc.collect()
         gc.freeze()  # the bundle and the libraries are long-lived: keep them out of every later GC pass
-        seconds = float(os.environ.get(RELOAD_ENV, "2") or 0)
+        seconds = settings.reload_seconds
         self._stop = threading.Event()
         if seconds > 0:
             threading.Thread(target=self._watch, args=(seconds,), name="bundle-reload", daemon=True).start()

@@ -1,145 +1,90 @@
-"""Training configuration: defaults in ``training/defaults.toml``, overrides from a TOML file.
+"""The training configuration: what the model is, how it is fitted and evaluated.
 
-Hyper-parameters live in TOML, never in code. :func:`load_config` reads the defaults, merges
-a user file over them key by key and validates the result (unknown keys, wrong types and
-impossible values are errors that name the key).
+Model settings only; where runs are logged and what jobs do with the model live in
+:class:`spotlight.config.AppConfig`, which reads the TOML file. Each default and bound is
+stated once, here, as a pydantic field; :meth:`TrainConfig.hash` covers every field and
+nothing else, so two runs with the same hash trained the same model on the same data.
 """
 
 from __future__ import annotations
 
-import tomllib
-from importlib.resources import files
-from pathlib import Path
+import hashlib
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.universe import UniverseConfig
 
 
 class ConfigError(ValueError):
-    """A training configuration that cannot be used; the message names the key at fault."""
+    """A configuration that cannot be used; the message names the key at fault."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A table of the configuration: unknown keys are errors, values cannot change."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class UniverseSection(_Section):
-    kind: Literal["smallest_n", "cap_band"]
-    n: int = Field(ge=1)
-    band: tuple[float, float]
-
-    def build(self) -> UniverseConfig:
-        return UniverseConfig(kind=self.kind, n=self.n, band=self.band)
-
-
-class WalkForwardSection(_Section):
-    window: Literal["expanding", "rolling"]
-    min_train: int = Field(ge=1)
-    train_size: int = Field(ge=1)
-    refit_every: int = Field(ge=1)
-    purge: int = Field(ge=1)
-    embargo: int = Field(ge=0)
-    valid: int = Field(ge=1)
+class WalkForwardSection(Section):
+    window: Literal["expanding", "rolling"] = Field("expanding", description="expanding | rolling")
+    min_train: int = Field(36, ge=1, description="month-ends in the first training window (expanding)")
+    train_size: int = Field(60, ge=1, description="month-ends per training window (rolling)")
+    refit_every: int = Field(1, ge=1, description="months each model is used for before the next refit")
+    purge: int = Field(1, ge=1, description="month-ends dropped between the last training and first test date")
+    embargo: int = Field(0, ge=0, description="further month-ends dropped after the purge")
+    valid: int = Field(12, ge=1, description="inner validation block (early stopping), purged from its "
+                                             "training part")
 
 
-class LightGBMSection(_Section):
-    learning_rate: float = Field(gt=0, le=1)
-    num_leaves: int = Field(ge=2)
-    min_data_in_leaf: int = Field(ge=1)
-    feature_fraction: float = Field(gt=0, le=1)
-    bagging_fraction: float = Field(gt=0, le=1)
-    bagging_freq: int = Field(ge=0)
-    lambda_l2: float = Field(ge=0)
-    max_rounds: int = Field(ge=1)
-    early_stopping: int = Field(ge=1)
-    num_threads: int = Field(ge=1)
+class LightGBMSection(Section):
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    min_data_in_leaf: int = Field(200, ge=1)
+    feature_fraction: float = Field(0.7, gt=0, le=1)
+    bagging_fraction: float = Field(0.7, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0)
+    lambda_l2: float = Field(10.0, ge=0)
+    max_rounds: int = Field(1000, ge=1)
+    early_stopping: int = Field(50, ge=1, description="rounds without a better validation RankIC")
+    num_threads: int = Field(2, ge=1)
 
 
-class RankerSection(_Section):
-    relevance_levels: int = Field(ge=2, le=31)
-    truncation_level: int = Field(ge=1)
+class RankerSection(Section):
+    relevance_levels: int = Field(10, ge=2, le=31, description="per-date label quantiles used as LambdaRank "
+                                                               "relevance 0..levels-1")
+    truncation_level: int = Field(50, ge=1, description="LambdaRank cares about the top of each date's list")
 
 
-class BaselinesSection(_Section):
-    size: str
-    reversal: str
-    abnormal_turnover: str
-    ridge_alpha: float = Field(gt=0)
+class BaselinesSection(Section):
+    size: str = "log_market_cap"
+    reversal: str = "ret_20"
+    abnormal_turnover: str = "abnormal_turnover_20_120"
+    ridge_alpha: float = Field(10.0, gt=0)
 
 
-class EvaluationSection(_Section):
-    top_n: int = Field(ge=1)
-    quantiles: int = Field(ge=2)
+class EvaluationSection(Section):
+    top_n: int = Field(50, ge=1)
+    quantiles: int = Field(10, ge=2)
 
 
-class RetrainSection(_Section):
-    months: int = Field(ge=1)
-    tolerance: float = Field(ge=0)
-    keep: int = Field(ge=2)
-    serve_months: int = Field(ge=1)
+class TrainConfig(Section):
+    """The resolved model settings of one training run."""
 
-
-class BacktestSection(_Section):
-    capital: float = Field(gt=0)
-    top_n: int = Field(ge=1)
-    weighting: Literal["equal", "score"]
-    participation: float = Field(gt=0, le=1)
-    commission: float = Field(ge=0)
-    stamp_duty: float = Field(ge=0)
-    impact_bps: float = Field(ge=0)
-    delist_recovery: float = Field(ge=0, le=1)
-    capacity: list[float] = Field(min_length=1)
-
-    @field_validator("capacity")
-    @classmethod
-    def _capitals(cls, value: list[float]) -> list[float]:
-        """Positive, then sorted and without repeats (the curve runs from the smallest)."""
-        if any(not c > 0 for c in value):
-            raise ValueError(f"capacity capitals must be > 0, got {value}")
-        return sorted(set(value))
-
-    def build(self, **overrides: Any):
-        """The engine's :class:`training.backtest.BacktestConfig`, with non-None ``overrides``."""
-        from training.backtest import BacktestConfig
-
-        values = self.model_dump(exclude={"capacity"}) | {k: v for k, v in overrides.items() if v is not None}
-        return BacktestConfig(**values)
-
-
-class CrowdingSection(_Section):
-    window: int = Field(ge=2)
-    min_periods: int = Field(ge=1)
-    high: float = Field(gt=0, le=1)
-    rich: float = Field(ge=0, le=1)
-    elevated: float = Field(gt=0, le=1)
-
-    def build(self):
-        from features.crowding import CrowdingRule
-
-        return CrowdingRule(**self.model_dump())
-
-
-class TrainConfig(_Section):
-    """The resolved configuration of one training run."""
-
-    label: Literal["rerating", "attention_shift"]
-    model: Literal["regressor", "ranker"]
-    seed: int
-    features: list[str]
-    transform: Literal["rank", "none"]
-    experiment: str = Field(min_length=1)
-    registered_model: str = Field(min_length=1)
-    universe: UniverseSection
-    walk_forward: WalkForwardSection
-    lightgbm: LightGBMSection
-    ranker: RankerSection
-    baselines: BaselinesSection
-    evaluation: EvaluationSection
-    retrain: RetrainSection
-    backtest: BacktestSection
-    crowding: CrowdingSection
+    label: Literal["rerating", "attention_shift"] = Field("rerating", description="rerating | attention_shift")
+    model: Literal["regressor", "ranker"] = Field("regressor", description="regressor (on the rank label) | "
+                                                                            "ranker (LambdaRank, query = date)")
+    seed: int = 0
+    features: list[str] = Field(default_factory=list, description="empty = every registered feature")
+    transform: Literal["rank", "none"] = Field("rank", description="per-date rank of per-stock features "
+                                                                   "(segment gauges stay raw) | none")
+    universe: UniverseConfig = UniverseConfig()
+    walk_forward: WalkForwardSection = WalkForwardSection()
+    lightgbm: LightGBMSection = LightGBMSection()
+    ranker: RankerSection = RankerSection()
+    baselines: BaselinesSection = BaselinesSection()
+    evaluation: EvaluationSection = EvaluationSection()
 
     @model_validator(mode="after")
     def _known_features(self) -> TrainConfig:
@@ -153,68 +98,26 @@ class TrainConfig(_Section):
             raise ValueError(f"unknown feature(s) {unknown}; see docs/features.md")
         return self
 
-    @model_validator(mode="after")
-    def _crowding_rule(self) -> TrainConfig:
-        try:
-            self.crowding.build()
-        except ValueError as exc:
-            raise ValueError(f"crowding: {exc}") from None
-        return self
-
     @property
     def label_column(self) -> str:
         return f"label_{self.label}"
 
+    def hash(self) -> str:
+        """SHA-256 (16 hex digits) of every setting: the same settings, the same hash."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
     def flat(self) -> dict[str, str]:
         """Every key as ``section.key`` -> text, for MLflow parameters."""
-        out: dict[str, str] = {}
-
-        def walk(prefix: str, value: Any) -> None:
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    walk(f"{prefix}.{k}" if prefix else k, v)
-            else:
-                out[prefix] = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-        walk("", self.model_dump())
-        return out
+        return flatten(self.model_dump())
 
 
-def default_text() -> str:
-    return files("training").joinpath("defaults.toml").read_text(encoding="utf-8")
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any], path: str = "") -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        where = f"{path}{key}"
-        if key not in base:
-            raise ConfigError(f"unknown config key {where!r}; known: {sorted(base)}")
-        if isinstance(base[key], dict):
-            if not isinstance(value, dict):
-                raise ConfigError(f"config key {where!r} must be a table")
-            out[key] = _merge(base[key], value, f"{where}.")
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested tables as ``section.key`` -> text (lists and tuples joined with commas)."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out |= flatten(value, name)
         else:
-            out[key] = value
+            out[name] = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     return out
-
-
-def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the TOML file at ``path``, then keyword ``overrides`` (top-level keys or
-    ``section={...}`` tables)."""
-    data = tomllib.loads(default_text())
-    if path is not None:
-        p = Path(path)
-        try:
-            user = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {p} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
-        data = _merge(data, user)
-    data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid training config: {problems}") from None

@@ -114,7 +114,7 @@ def top_n_turnover(frame: pd.DataFrame, n: int = 50, score: str = "score") -> pd
     """Per date from the second on: 1 - |top_n(t) & top_n(t-1)| / n, where t-1 is the previous
     date with a top-n list (same selection and tie rule as :func:`top_n_returns`)."""
     sets = [(date, frozenset(g)) for date, g in _top(frame, n, score).groupby("date")["symbol"]]
-    values = {date: 1.0 - len(now & before) / n for (_, before), (date, now) in zip(sets, sets[1:])}
+    values = {date: 1.0 - len(now & before) / n for (_, before), (date, now) in zip(sets, sets[1:], strict=False)}
     return pd.Series(values, dtype="float64", name="turnover").rename_axis("date")
 
 

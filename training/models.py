@@ -20,7 +20,7 @@ cross-section); ``valid`` is an optional ``(X, y, dates)`` block for early stopp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -33,6 +33,18 @@ from sklearn.preprocessing import StandardScaler
 from training.ic import MIN_COUNT, grouped_ranks, rank_correlations, rank_ic_values
 
 Valid = tuple[pd.DataFrame, pd.Series, pd.Series]
+
+
+class Model(Protocol):
+    """What every model scored in a fold does (see the module docstring)."""
+
+    def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> Model:
+        """Fit on rows ``X`` with labels ``y`` and their ``dates``; returns ``self``."""
+        ...
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """One score per row of ``X`` (higher = expected to do better next month)."""
+        ...
 
 
 def mean_rank_ic(score: np.ndarray, label: np.ndarray, dates: np.ndarray, min_count: int = MIN_COUNT) -> float:

@@ -1,6 +1,6 @@
 """Walk-forward training: panel -> folds -> out-of-sample scores -> final model.
 
-Plain functions, no tracking inside (``training.tracking`` logs a :class:`TrainResult`).
+Plain functions, no tracking inside (``training.mlflow_run`` logs a :class:`TrainResult`).
 Per fold, every model sees the same training window (universe members with a label) and
 scores the same test rows (every universe member on the test dates, labelled or not):
 LightGBM fits on the window's fit part and early-stops on its validation block; the
@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +27,15 @@ from features.panel import build_panel
 from features.registry import REGISTRY, registered
 from market.load import Market
 from training import evaluate as ev
+from training.baselines import BASELINES
 from training.config import ConfigError, TrainConfig
-from training.labels import HORIZON, label_attention_shift, label_excess_return_21, label_rerating
-from training.models import GBM, RidgeRanks, SingleFactor
+from training.labels import HORIZON, LABELS
+from training.models import GBM, Model
 from training.walk_forward import Fold, WalkForward
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as work advances."""
 
-LABELS = {"label_rerating": label_rerating, "label_excess_return_21": label_excess_return_21,
-          "label_attention_shift": label_attention_shift}
 KEYS = ["date", "symbol"]
 
 
@@ -75,13 +75,9 @@ class TrainResult:
         return list(self.evaluations)
 
 
-def baseline_models(config: TrainConfig, features: list[str]) -> dict[str, Callable[[], object]]:
-    """The baselines; the ridge sees the model's per-stock ``features`` (segment gauges excluded)."""
-    b = config.baselines
-    per_stock = [f for f in features if REGISTRY[f].family != "segment"]
-    return {"size": lambda: SingleFactor(b.size), "reversal": lambda: SingleFactor(b.reversal),
-            "abnormal_turnover": lambda: SingleFactor(b.abnormal_turnover),
-            "ridge": lambda: RidgeRanks(per_stock, alpha=b.ridge_alpha)}
+def baseline_models(config: TrainConfig, features: list[str]) -> dict[str, Callable[[], Model]]:
+    """A fresh-model factory per registered baseline (:mod:`training.baselines`), in order."""
+    return {name: partial(make, config.baselines, features) for name, make in BASELINES.items()}
 
 
 def make_gbm(config: TrainConfig) -> GBM:
@@ -104,7 +100,7 @@ def prepare(market: Market, config: TrainConfig, progress: Progress | None = Non
     steps = ["universe", *needed, *LABELS, "median_amount_20"]
     tick = progress or (lambda s, d, t: None)
     counter = iter(range(len(steps)))
-    panel = build_panel(market, universe=config.universe.build(), features=feats,
+    panel = build_panel(market, universe=config.universe, features=feats,
                         extra={**LABELS, "median_amount_20": median_amount_20},
                         progress=lambda name: tick(f"features: {name}", next(counter), len(steps)))
     info = market.securities[["symbol", "board", "industry"]].astype({"symbol": "str"})

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from features import History
-from tests.features.conftest import make_market
+from tests.helpers import make_market
 
 
 def _history() -> History:

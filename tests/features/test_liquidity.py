@@ -1,12 +1,13 @@
-"""Liquidity helper: the 20-session median traded amount, point in time."""
+"""Liquidity: the 20-day median traded amount as of the close (per session) and before the open
+(per market day, a missing day traded nothing), both point in time."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from features import History
-from features.liquidity import median_amount_20
-from tests.features.conftest import make_market
+from features.liquidity import median_amount_20, median_amount_before_open
+from tests.helpers import make_market
 
 
 def test_median_amount_is_a_strict_20_session_median_with_idle_days_as_zero() -> None:
@@ -24,3 +25,18 @@ def test_it_uses_no_later_day() -> None:
     full = History(make_market({"AAA": {"close": np.full(40, 10.0), "volume": volume}}, 40))
     cut = History(make_market({"AAA": {"close": np.full(30, 10.0), "volume": volume[:30]}}, 30))
     np.testing.assert_array_equal(median_amount_20(full).to_numpy()[:30], median_amount_20(cut).to_numpy())
+
+
+def test_before_the_open_the_median_covers_the_previous_20_market_days_with_gaps_as_zero() -> None:
+    amount = np.full((30, 2), np.nan)
+    amount[3:, 0] = np.arange(27) * 10.0          # lists on day 3
+    amount[:, 1] = 500.0
+    amount[[10, 11], 1] = np.nan                   # suspended two days: nothing traded
+    out = median_amount_before_open(amount)
+    assert np.isnan(out[:23, 0]).all()            # 20 known days before the open of day 23
+    np.testing.assert_allclose(out[23:, 0], [np.median(amount[t - 20:t, 0]) for t in range(23, 30)])
+    assert np.isnan(out[:20, 1]).all() and out[20, 1] == 500.0 and out[22, 1] == 500.0
+    gaps = amount[:, 1].copy()
+    gaps[[10, 11]] = 0.0
+    np.testing.assert_allclose(out[20:, 1], [np.median(gaps[t - 20:t]) for t in range(20, 30)])
+    np.testing.assert_array_equal(median_amount_before_open(amount[:25])[:25], out[:25])  # no later day

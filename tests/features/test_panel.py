@@ -9,7 +9,7 @@ import pytest
 
 from features import PanelError, build_panel, panel_dates, registered, write_panel
 from market.load import Market
-from tests.features.conftest import SIM_UNIVERSE
+from tests.helpers import SIM_UNIVERSE
 
 
 def test_monthly_dates_are_each_months_last_trading_day() -> None:

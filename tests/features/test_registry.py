@@ -15,7 +15,7 @@ import pytest
 from features import FAMILIES, REGISTRY, History, build_panel, build_universe, registered
 from features.registry import feature
 from market.load import Market, market_from_tables
-from tests.features.conftest import SIM_UNIVERSE
+from tests.helpers import SIM_UNIVERSE
 
 FEATURES = registered()
 PER_STOCK = [f for f in FEATURES if not f.cross_sectional]

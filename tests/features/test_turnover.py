@@ -8,7 +8,7 @@ import pytest
 from features import History, build_universe
 from features.turnover import (abnormal_turnover_20_120, amihud_20, non_trading_share_60, turnover_5,
                                turnover_cv_20, turnover_rank_change_21, turnover_trend_60)
-from tests.features.conftest import OPEN_UNIVERSE, make_market
+from tests.helpers import OPEN_UNIVERSE, make_market
 
 FLOAT = 1e6
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from features import History, UniverseConfig, build_universe
-from tests.features.conftest import make_market
+from tests.helpers import make_market
 
 DAYS = 30
 

@@ -8,7 +8,7 @@ import pytest
 
 from features import History
 from features.valuation import bp, bp_pct_250, cfp, ep, log_market_cap, sp
-from tests.features.conftest import make_market
+from tests.helpers import make_market
 
 DAYS = 30
 

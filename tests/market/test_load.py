@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from market import load_market
-from tests.conftest import tiny_tables, write_tables
+from tests.helpers import tiny_tables, write_tables
 
 
 def test_sorted_by_symbol_then_date_whatever_the_input_order(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from market import InvalidMarketError, MarketDataError, load_market
-from tests.conftest import tiny_tables, write_tables
+from tests.helpers import tiny_tables, write_tables
 
 Tables = dict[str, pd.DataFrame]
 

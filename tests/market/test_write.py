@@ -10,7 +10,7 @@ import pandas as pd
 from market.fingerprint import fingerprint
 from market.load import load_market
 from market.write import write_market_tables
-from tests.conftest import tiny_tables, write_tables
+from tests.helpers import tiny_tables, write_tables
 
 
 def test_a_cut_market_round_trips(tmp_path: Path) -> None:

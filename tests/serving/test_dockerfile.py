@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving.test_serve_process import free_port, stop, wait_ready
+from tests.helpers import free_port, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

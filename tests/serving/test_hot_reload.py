@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from serving.bundle import Bundle
-from serving.publish import publish
-from tests.serving.test_serve_process import free_port, stop, wait_ready
+from release.publish import publish
+from tests.helpers import free_port, stop, wait_ready
 
 
 def _post(url: str, body: dict) -> tuple[int, dict]:

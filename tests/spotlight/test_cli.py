@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spotlight.cli import app
-from tests.conftest import tiny_tables, write_tables
+from tests.helpers import tiny_tables, write_tables
 
 COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic", "train", "promote", "export", "serve",
             "retrain", "rollback", "schedule", "demo", "backtest"]
@@ -196,7 +197,7 @@ def test_train_logs_a_run_registers_a_candidate_and_writes_predictions(small_sim
 
     import lightgbm as lgb
 
-    from serving import export as export_module
+    from release import export as export_module
 
     real = export_module.to_onnx
     monkeypatch.setattr(export_module, "to_onnx", lambda b: real(lgb.Booster(
@@ -232,8 +233,8 @@ def _backtest_runs(uri: str) -> list:
 def test_backtest_writes_the_report_and_logs_one_mlflow_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
 
-    from tests.training.test_backtest import market, signal
-    from training.tracking import default_uri
+    from tests.helpers import market, signal
+    from tracking.store import default_uri
 
     uri = default_uri(tmp_path / "mlruns")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -271,8 +272,8 @@ def test_backtest_of_a_training_run_is_nested_under_it(tmp_path: Path, monkeypat
 
     from mlflow.tracking import MlflowClient
 
-    from tests.training.test_backtest import market, signal
-    from training.tracking import default_uri, experiment_id
+    from tests.helpers import market, signal
+    from tracking.store import default_uri, experiment_id
 
     uri = default_uri(tmp_path / "mlruns")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -308,8 +309,8 @@ def test_backtest_of_a_training_run_is_nested_under_it(tmp_path: Path, monkeypat
 ])
 def test_backtest_refuses_bad_input_writing_and_logging_nothing(args: list, code: int, message: str, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.training.test_backtest import DAYS, market, signal
-    from training.tracking import default_uri
+    from tests.helpers import DAYS, market, signal
+    from tracking.store import default_uri
 
     uri = default_uri(tmp_path / "mlruns")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -339,9 +340,8 @@ def test_backtest_refuses_bad_input_writing_and_logging_nothing(args: list, code
 
 
 def test_a_report_that_cannot_be_put_in_place_leaves_no_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import spotlight.backtest as job
-    from tests.training.test_backtest import market, signal
-    from training.tracking import default_uri
+    from tests.helpers import market, signal
+    from tracking.store import default_uri
 
     uri = default_uri(tmp_path / "mlruns")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -359,7 +359,7 @@ def test_a_report_that_cannot_be_put_in_place_leaves_no_run(tmp_path: Path, monk
     def refuse(src, dst) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(job.os, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)
     full = runner.invoke(app, argv + ["--report", str(tmp_path / "r.html")])
     assert full.exit_code == 1 and "No space left on device" in full.output
     assert _backtest_runs(uri) == []  # logged, then deleted when the report could not be moved in

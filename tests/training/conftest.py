@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from market.load import Market, load_market
-from training.config import TrainConfig, load_config
+from spotlight.config import load_config
+from tests.helpers import simulate
+from training.config import TrainConfig
 
 SMALL = """
 [universe]
@@ -27,12 +29,6 @@ top_n = 20
 """
 
 
-def _simulate(root: Path, signal: float) -> Path:
-    from market.simulate import SimulationConfig, simulate_market, write_market
-
-    return write_market(simulate_market(SimulationConfig(n_stocks=600, years=5, seed=5, signal=signal)), root)
-
-
 @pytest.fixture(scope="session")
 def small_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("config") / "small.toml"
@@ -42,13 +38,13 @@ def small_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_config(small_config_path: Path) -> TrainConfig:
-    return load_config(small_config_path)
+    return load_config(small_config_path).train
 
 
 @pytest.fixture(scope="session")
 def signal_market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """600 stocks, 5 years, every planted effect on (signal 1)."""
-    return _simulate(tmp_path_factory.mktemp("train-sim") / "market", 1.0)
+    return simulate(tmp_path_factory.mktemp("train-sim") / "market", 1.0)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from features import History, build_universe
-from tests.features.conftest import OPEN_UNIVERSE, make_market
+from tests.helpers import OPEN_UNIVERSE, make_market
 from training.labels import (HORIZON, forward_return, label_attention_shift, label_excess_return_21,
                              label_rerating)
 

@@ -7,14 +7,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from training.plots import (capacity_plot, contributions_plot, crowding_plot, drawdown_plot, importance_plot, nav_plot,
-                            quantile_cumulative_plot, rank_ic_plot, save_png)
+from tests.helpers import texts
+from tracking.figures import save_png
+from training.plots import contributions_plot, importance_plot, quantile_cumulative_plot, rank_ic_plot
 
 MONTHS = pd.date_range("2020-01-31", periods=15, freq="ME")
-
-
-def _texts(fig: Figure) -> list[str]:
-    return [t.get_text() for ax in fig.axes for t in ax.texts]
 
 
 def test_rank_ic_plot_draws_a_bar_per_month_and_the_trailing_mean() -> None:
@@ -75,7 +72,7 @@ def test_empty_input_gives_a_no_data_figure() -> None:
                importance_plot(pd.Series(dtype=float)),
                contributions_plot(pd.DataFrame(columns=["a"], dtype=float), pd.DataFrame(columns=["a"], dtype=float))]
     for fig in figures:
-        assert isinstance(fig, Figure) and _texts(fig) == ["no data"]
+        assert isinstance(fig, Figure) and texts(fig) == ["no data"]
 
 
 def test_save_png_writes_a_png(tmp_path) -> None:
@@ -83,40 +80,3 @@ def test_save_png_writes_a_png(tmp_path) -> None:
     assert path.read_bytes()[:4] == b"\x89PNG"
     empty = save_png(importance_plot(pd.Series(dtype=float)), tmp_path / "empty.png")
     assert empty.read_bytes()[:4] == b"\x89PNG"
-
-
-DAYS = pd.bdate_range("2021-01-04", periods=8)
-REGIME = pd.Series(["normal", "crowded", "crowded", "normal", "elevated", "elevated", "crowded", "unknown"],
-                   index=DAYS)
-
-
-def test_nav_plot_draws_growth_and_the_ratio() -> None:
-    nav = pd.DataFrame({"strategy": np.linspace(0.99, 1.4, 8), "benchmark": np.linspace(1.01, 1.2, 8)}, index=DAYS)
-    top, bottom = nav_plot(nav).axes
-    np.testing.assert_allclose(top.lines[0].get_ydata(), nav["strategy"])  # as given: day 1's costs show
-    np.testing.assert_allclose(bottom.lines[0].get_ydata()[-1], 1.4 / 1.2)
-    assert top.get_yscale() == "log"
-
-
-def test_drawdown_and_crowding_plots_shade_each_crowded_or_elevated_run() -> None:
-    dd = pd.DataFrame({"strategy": -np.linspace(0, 0.3, 8), "excess": -np.linspace(0, 0.1, 8)}, index=DAYS)
-    (ax,) = drawdown_plot(dd, REGIME).axes
-    assert len(ax.patches) == 3 and len(ax.lines) == 3  # crowded x2 + elevated; two lines + zero
-    assert "worst -30.0%" in ax.get_legend().get_texts()[0].get_text()
-    crowd = pd.DataFrame({"turnover_share": 0.05, "bp_spread": 0.1, "regime": REGIME}, index=DAYS)
-    axes = crowding_plot(crowd, dd).axes
-    assert len(axes) == 3 and all(len(a.patches) == 3 for a in axes) and len(axes[2].lines) == 2
-
-
-def test_capacity_plot_draws_return_and_fill_on_log_capital() -> None:
-    curve = pd.DataFrame({"excess_annual_return": [0.2, 0.1], "fill_ratio": [0.9, 0.4]}, index=[1e7, 1e9])
-    ax, twin = capacity_plot(curve).axes
-    assert ax.get_xscale() == "log" and list(twin.lines[0].get_ydata()) == [0.9, 0.4]
-
-
-@pytest.mark.parametrize("draw", [
-    lambda: nav_plot(pd.DataFrame()), lambda: drawdown_plot(pd.DataFrame()),
-    lambda: capacity_plot(pd.DataFrame()), lambda: crowding_plot(pd.DataFrame(), pd.DataFrame({"a": [np.nan]})),
-])
-def test_backtest_figures_say_no_data_when_empty(draw) -> None:
-    assert "no data" in _texts(draw())

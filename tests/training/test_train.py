@@ -73,7 +73,7 @@ def test_same_inputs_give_the_same_ranking(signal_market: Market, small_config: 
 def test_signal_zero_market_gives_no_skill(tmp_path_factory: pytest.TempPathFactory,
                                            small_config: TrainConfig) -> None:
     """Leakage guard: with every planted effect off, out-of-sample RankIC must be noise."""
-    from tests.training.conftest import _simulate
+    from tests.helpers import simulate as _simulate
 
     market = load_market(_simulate(tmp_path_factory.mktemp("null") / "market", 0.0))
     result = train(market, small_config)

@@ -1,0 +1,74 @@
+"""What every command shares: the error exit, the progress bar, and loading the config or the
+market (exiting with the right :class:`~spotlight.exit_code.ExitCode` when they are bad)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from spotlight.exit_code import CommandError, ExitCode
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn
+
+    from market.load import Market
+    from spotlight.config import AppConfig
+
+CONFIG_HELP = "TOML file overriding the defaults (spotlight config prints them)."
+
+
+def fail(message: str, code: ExitCode = ExitCode.FAILED) -> typer.Exit:
+    """Print ``error: message`` on stderr; the caller raises the returned exit."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(int(code))
+
+
+def fail_with(exc: CommandError) -> typer.Exit:
+    return fail(str(exc), exc.code)
+
+
+def progress(label: ProgressColumn, count: ProgressColumn) -> Progress:
+    """A progress bar on stderr: LABEL, bar, COUNT, elapsed time; shown only on a terminal and
+    removed when done."""
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    return Progress(label, BarColumn(), count, TimeElapsedColumn(), transient=True,
+                    disable=not sys.stderr.isatty())
+
+
+def load_config(path: Path | None, **overrides: Any) -> AppConfig:
+    """The configuration, or exit 2 naming the key at fault."""
+    from spotlight.config import ConfigError
+    from spotlight.config import load_config as load
+
+    try:
+        return load(path, **overrides)
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+
+
+def load_market(path: Path) -> Market:
+    """The validated market at ``path``, or exit 1 naming what breaks the contract."""
+    from market import InvalidMarketError, MarketDataError
+    from market import load_market as load
+
+    try:
+        return load(path)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise fail(str(exc)) from None
+
+
+def parse_date(value: str | None, option: str) -> str | None:
+    """``value`` if it reads as a date (None passes), else exit 2 naming the option."""
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        pd.Timestamp(value)
+    except ValueError:
+        raise fail(f"{option} {value!r} is not a date (YYYY-MM-DD)", ExitCode.USAGE) from None
+    return value

@@ -1,0 +1,225 @@
+"""Operations commands: promote, export, serve, retrain, rollback, schedule, and the demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from spotlight.cli.common import CONFIG_HELP, fail, fail_with, load_config, progress
+from spotlight.exit_code import CommandError, ExitCode
+
+if TYPE_CHECKING:
+    from release.export import ExportError
+
+commands = typer.Typer()
+
+
+def export_code(exc: ExportError) -> ExitCode:
+    """USAGE for a request export cannot answer, PARITY_FAILED for the gate, else FAILED."""
+    from release.export import ExportRequestError, ParityError
+
+    if isinstance(exc, ParityError):
+        return ExitCode.PARITY_FAILED
+    return ExitCode.USAGE if isinstance(exc, ExportRequestError) else ExitCode.FAILED
+
+
+@commands.command(epilog="Example: spotlight promote 3")
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered model version to make champion.")],
+    model: Annotated[str | None, typer.Option(help="Registered model name (default: the config's).")] = None,
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
+) -> None:
+    """Move the champion alias to VERSION (the only manual way champion ever moves)."""
+    from mlflow.tracking import MlflowClient
+
+    from tracking.registry import VersionLookupError
+    from tracking.registry import promote as move_alias
+    from tracking.store import configure
+
+    name = model or load_config(config).registered_model
+    try:
+        previous = move_alias(MlflowClient(configure()), version, name)
+    except VersionLookupError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    typer.echo(f"{name}: champion -> version {version} (was {previous or 'unset'})")
+
+
+@commands.command(epilog="Example: spotlight export --alias champion --out bundle")
+def export(
+    out: Annotated[Path, typer.Option(help="Bundle directory to publish (an existing bundle there is replaced).")],
+    alias: Annotated[str | None, typer.Option(help="Registered-model alias to export (default: champion).")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Export the version this MLflow run registered instead.")] = None,
+    data: Annotated[Path | None, typer.Option(
+        help="Market to build the feature snapshot from (default: the run's own market).")] = None,
+    months: Annotated[int, typer.Option(min=1, max=240, help="Month-ends to serve, the latest last.")] = 12,
+    model: Annotated[str | None, typer.Option(help="Registered model name (default: the config's).")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding the defaults "
+                                                     "(registered_model, [crowding]).")] = None,
+) -> None:
+    """Convert a registered model to ONNX and publish a serving bundle after the parity gate.
+
+    Writes model.onnx, manifest.json and snapshot.parquet (features, scores' drivers and
+    liquidity of every listed stock on the served dates), logs them to the model's MLflow run
+    under bundle/, then moves the bundle into place. Exit 2: no such alias or run, or a bad
+    --out; 1: the model or market cannot be served; 3: ONNX and LightGBM disagree (parity
+    gate). Nothing is published on any of these.
+    """
+    from rich.progress import TextColumn
+
+    from release.export import ExportError, export_bundle
+    from tracking.store import tracking_uri
+
+    cfg = load_config(config)
+    name = model or cfg.registered_model
+    if alias is None and run_id is None:
+        alias = "champion"
+    with progress(TextColumn("{task.description:<12}"), TextColumn("{task.completed}/{task.total}")) as bar:
+        task = bar.add_task("model", total=1)
+        try:
+            done = export_bundle(out, tracking_uri=tracking_uri(), model_name=name, alias=alias, run_id=run_id,
+                                 data=data, months=months, crowding_rule=cfg.crowding,
+                                 progress=lambda s, d, t: bar.update(task, description=s, completed=d, total=t))
+        except ExportError as exc:
+            raise fail(str(exc), export_code(exc)) from None
+    m, p = done.manifest, done.parity
+    typer.echo(f"parity over {p.rows} rows on {p.dates} dates: max |diff| {p.max_abs_diff:.3g} "
+               f"({p.rel_diff:.3g} of the score spread), Spearman {p.spearman:.10f}, "
+               f"top-50 mismatched dates {p.top_n_mismatched_dates}: passed")
+    typer.echo(f"exported {m['model']['name']} version {m['model']['version']} (run {m['model']['run_id']}) to "
+               f"{out}: {len(m['features'])} features, {len(m['dates'])} dates {m['dates'][0]}..{m['dates'][-1]}, "
+               f"bundle {m['bundle_id']}")
+    typer.echo(f"serve it: spotlight serve --bundle {out}")
+
+
+@commands.command(epilog="Example: spotlight serve --bundle bundle --port 3000")
+def serve(
+    bundle: Annotated[Path, typer.Option(
+        help="Bundle directory written by spotlight export, or a serving root with a 'current' link "
+             "(then newly published bundles are swapped in without a restart).")] = Path("bundle"),
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 3000,
+) -> None:
+    """Run the ranking service (BentoML): POST /rank, POST /score, GET /model.
+
+    The bundle is checked first (exit 1 naming the file at fault). Set SPOTLIGHT_API_TOKEN to
+    require 'Authorization: Bearer <token>' on every endpoint but /livez, /readyz and /healthz;
+    SPOTLIGHT_MAX_ROWS caps the rows of one /score request (default 10000). API docs at
+    http://HOST:PORT/ and the OpenAPI spec at /docs.json.
+    """
+    import os
+
+    from serving.bundle import Bundle, BundleError, resolve
+    from serving.settings import ServeSettings
+
+    try:
+        loaded = Bundle.load(resolve(bundle))
+    except BundleError as exc:
+        raise fail(str(exc)) from None
+    m = loaded.manifest
+    typer.echo(f"serving {m.model.name} version {m.model.version} (bundle {m.bundle_id}, {len(loaded.dates)} dates "
+               f"{loaded.dates[0]}..{loaded.dates[-1]}) on http://{host}:{port}", err=True)
+    if host not in ("127.0.0.1", "localhost", "::1") and not ServeSettings().api_token:
+        typer.echo(f"warning: binding {host} with no SPOTLIGHT_API_TOKEN: anyone who reaches this port can "
+                   "query the service", err=True)
+    env = os.environ | {"SPOTLIGHT_BUNDLE": str(bundle.resolve())}
+    env.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    args = [sys.executable, "-m", "bentoml", "serve", "serving.service:Spotlight", "--host", host, "--port", str(port)]
+    os.execvpe(sys.executable, args, env)
+
+
+@commands.command(epilog="Example: spotlight retrain --data demo/market --serve-root bundles")
+def retrain(
+    data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
+    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
+        "bundles"),
+) -> None:
+    """Retrain on new data and promote the candidate only if it passes the gate.
+
+    Validate -> train (walk-forward + final model, one MLflow run, registered as candidate)
+    -> gate (the last retrain.months of out-of-sample RankIC against the champion's, within
+    retrain.tolerance; the first candidate is promoted) -> export (ONNX parity gate) ->
+    champion alias -> publish the bundle atomically into --serve-root. A second run on the
+    same data and config changes nothing. Exit 0 promoted, 4 champion kept, 3 parity gate
+    failed, 1 failed (nothing changed), 2 bad config, 75 another retrain is running.
+    """
+    from spotlight.jobs.retrain import retrain as run_job
+    from tracking.store import tracking_uri
+
+    cfg = load_config(config)
+    outcome = run_job(data, serve_root, cfg, tracking_uri(), say=lambda step: typer.echo(f"retrain: {step}", err=True))
+    if outcome.summaries:
+        from rich.console import Console
+
+        from spotlight.cli.tables import models_table
+
+        Console(width=140).print(models_table(outcome.summaries, f"out of sample, {cfg.train.label_column} (monthly figures)"))
+    for key, value in outcome.figures.items():
+        typer.echo(f"{key}: {value:+.4f}")
+    spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in outcome.timings.items())
+    typer.echo(f"{outcome.decision}: {outcome.message}" + (f" [{spent}]" if spent else ""))
+    if outcome.code != ExitCode.OK:
+        raise typer.Exit(int(outcome.code))
+
+
+@commands.command(epilog="Example: spotlight rollback --serve-root bundles")
+def rollback(
+    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
+        "bundles"),
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
+) -> None:
+    """Move champion and the served bundle back to the previously published version."""
+    from spotlight.jobs.retrain import rollback as go_back
+    from tracking.store import tracking_uri
+
+    cfg = load_config(config)
+    try:
+        now, previous, version = go_back(serve_root, cfg, tracking_uri())
+    except CommandError as exc:
+        raise fail_with(exc) from None
+    typer.echo(f"rolled back: serving {previous} (champion -> version {version}), was {now}")
+
+
+@commands.command(epilog='Example: spotlight schedule --cron "0 18 * * 1-5" --data /data/market --timezone Asia/Shanghai')
+def schedule(
+    cron: Annotated[str, typer.Option(help="Five-field crontab expression, e.g. '0 18 * * 1-5'.")],
+    data: Annotated[Path, typer.Option(help="Market directory the job retrains on.")],
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
+    serve_root: Annotated[Path, typer.Option(help="Serving root the job publishes into.")] = Path("bundles"),
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone of the expression (default: local).")] = None,
+    run_now: Annotated[bool, typer.Option(help="Also run once right away.")] = False,
+    max_runs: Annotated[int | None, typer.Option(min=1, help="Stop after this many runs (default: never).")] = None,
+) -> None:
+    """Run spotlight retrain on a cron schedule (APScheduler), one run at a time, each in its
+    own process. A run on unchanged data changes nothing (exit 4). Exit 2 on a bad expression.
+    Equivalent crontab line: see the README."""
+    from spotlight.jobs.schedule import run, trigger
+
+    try:
+        trigger(cron, timezone)
+    except ValueError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    argv = [str(Path(sys.executable).with_name("spotlight")), "retrain", "--data", str(data),
+            "--serve-root", str(serve_root), *(["--config", str(config)] if config else [])]
+    run(cron, argv, timezone=timezone, run_now=run_now, max_runs=max_runs, say=typer.echo)
+
+
+@commands.command(epilog="Example: spotlight demo --out demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Directory for the demo's markets and bundles.")] = Path("demo"),
+    stocks: Annotated[int, typer.Option(min=200, help="Simulated securities.")] = 3000,
+    years: Annotated[int, typer.Option(min=5, max=40, help="Simulated years.")] = 10,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the service (a free one if taken).")] = 3000,
+) -> None:
+    """The end-to-end demo on the built-in market: simulate, train in MLflow, export to ONNX,
+    serve, rank the top 20 with drivers, retrain with one more month and show the promotion
+    decision and the live swap, then stop the service."""
+    from spotlight.jobs.demo import run_demo
+
+    code = run_demo(out, stocks=stocks, years=years, seed=seed, port=port, say=typer.echo)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))

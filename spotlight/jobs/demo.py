@@ -1,0 +1,207 @@
+"""The end-to-end demo behind ``make demo`` (``spotlight demo``), on the built-in market.
+
+1. Simulate the market (reused when ``simulation.json`` shows the same settings) and hold the
+   last month back: ``market`` is the market as known a month ago, ``market-full`` today's.
+2. ``spotlight retrain`` on a month ago: features, walk-forward LightGBM with baselines in
+   MLflow, the candidate registered, promoted (no champion yet), exported to ONNX through the
+   parity gate and published into ``bundles/``.
+3. Start the ranking service on ``bundles/`` and print the top 20 of ``POST /rank`` with their
+   drivers and liquidity.
+4. Retrain with the month that was held back, print the gate's decision, and, when promoted,
+   show the running service swapping in the new bundle (``GET /model``) without a restart.
+5. Stop the service; backtest the champion's out-of-sample predictions after costs, trading
+   limits and the participation cap, with the capacity curve and the crowding panel, into
+   ``backtest_report.html`` (also logged to MLflow, nested under the training run).
+6. Print where to look: the MLflow UI, the service docs, the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+Say = Callable[[str], None]
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+
+def _call(url: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _market(out: Path, stocks: int, years: int, seed: int, say: Say) -> tuple[Path, Path]:
+    from market.load import load_market
+    from market.simulate import SimulationConfig, simulate_market, write_market
+    from market.write import write_market_tables
+
+    full, earlier = out / "market-full", out / "market"
+    wanted = {"n_stocks": stocks, "years": years, "seed": seed}
+    meta = full / "simulation.json"
+    known = json.loads(meta.read_text()).get("config", {}) if meta.is_file() else {}
+    if any(known.get(k) != v for k, v in wanted.items()):
+        say(f"simulating {stocks} stocks x {years} years (seed {seed})")
+        write_market(simulate_market(SimulationConfig(n_stocks=stocks, years=years, seed=seed)), full)
+    market = load_market(full)
+    cal = market.calendar
+    month = cal.to_period("M")
+    held_back = cal[month < month[-1]][-1]
+    write_market_tables(market.until(held_back), earlier)
+    say(f"market today: {market.summary()}")
+    say(f"market a month ago (held back after {held_back:%Y-%m-%d}): {earlier}")
+    return earlier, full
+
+
+def _retrain(data: Path, root: Path, cfg, say: Say):
+    from rich.console import Console
+
+    from spotlight.cli.tables import models_table
+    from spotlight.jobs.retrain import retrain
+    from tracking.store import tracking_uri
+
+    outcome = retrain(data, root, cfg, tracking_uri(), say=lambda step: say(f"  retrain: {step}"))
+    if outcome.summaries:
+        Console(width=140).print(models_table(outcome.summaries,
+                                              f"out of sample on {data.name}, {cfg.train.label_column}"))
+    for key, value in outcome.figures.items():
+        say(f"  {key}: {value:+.4f}")
+    say(f"decision: {outcome.decision} -- {outcome.message}")
+    return outcome
+
+
+def _print_top(body: dict, say: Say) -> None:
+    say(f"top {len(body['stocks'])} on {body['as_of']} (model version {body['model_version']}, universe "
+        f"{body['universe_size']} stocks):")
+    say(f"{'rank':>4} {'symbol':<10} {'score':>7} {'pct':>5} {'cap (M)':>8} {'max pos (k)':>11}  drivers")
+    for s in body["stocks"]:
+        drivers = ", ".join(f"{d['feature']} {d['contribution']:+.3f}" for d in s["drivers"])
+        position = s["liquidity"]["max_position"]
+        say(f"{s['rank']:>4} {s['symbol']:<10} {s['score']:>7.4f} {s['percentile']:>5.1f} "
+            f"{(s['market_cap'] or 0) / 1e6:>8.0f} {(position or 0) / 1e3:>11.0f}  {drivers}")
+
+
+def _backtest(data: Path, out: Path, cfg, say: Say) -> Path | None:
+    from mlflow.tracking import MlflowClient
+
+    from spotlight.jobs.backtest import BacktestJobError, run_job
+    from tracking.registry import CHAMPION
+    from tracking.store import tracking_uri
+
+    run_id = MlflowClient(tracking_uri()).get_model_version_by_alias(cfg.registered_model, CHAMPION).run_id
+    try:
+        done = run_job(data, cfg, run_id=run_id, report=out / "backtest_report.html",
+                       say=lambda step: say(f"  backtest: {step}"))
+    except BacktestJobError as exc:
+        say(f"the backtest failed: {exc}")
+        return None
+    s, curve = done.report.stats, done.report.capacity
+    say(f"top {done.report.config.top_n}, {done.report.config.capital:,.0f}: {s['annual_return']:+.1%} a year after "
+        f"costs against {s['benchmark_annual_return']:+.1%} for the universe (excess {s['excess_annual_return']:+.1%}, "
+        f"IR {s['information_ratio']:.2f}), max drawdown {s['max_drawdown']:.1%}, fill ratio {s['fill_ratio']:.0%}")
+    if curve is not None:
+        say("capacity (excess a year): " + ", ".join(f"{c:.0e} {v:+.1%}" for c, v in
+                                                      curve["excess_annual_return"].items()))
+    latest = done.report.latest_crowding
+    say(f"crowding regime on {latest.name:%Y-%m-%d}: {latest['regime']} (run {done.run_id}, nested under {run_id})")
+    return done.html
+
+
+def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port: int = 3000,
+             say: Say = print) -> int:
+    """The demo; returns 0 when every step worked."""
+    from spotlight.config import load_config
+
+    started = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = load_config()
+    root = out / "bundles"
+    say("== 1. the built-in market")
+    earlier, full = _market(out, stocks, years, seed, say)
+
+    say("== 2. walk-forward training in MLflow, ONNX export, publish (data to a month ago)")
+    first = _retrain(earlier, root, cfg, say)
+    if first.code not in (0, 4):
+        return first.code
+
+    say("== 3. the ranking service")
+    port = _free_port(port)
+    url = f"http://127.0.0.1:{port}"
+    log = out / "serve.log"
+    env = os.environ | {"SPOTLIGHT_RELOAD_SECONDS": "1", "BENTOML_DO_NOT_TRACK": "True"}
+    env.pop("SPOTLIGHT_API_TOKEN", None)
+    with open(log, "wb") as sink:
+        service = subprocess.Popen([str(Path(sys.executable).with_name("spotlight")), "serve", "--bundle", str(root),
+                                    "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if service.poll() is not None:
+                say(f"the service exited {service.returncode}; see {log}")
+                return 1
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    say(f"the service was not ready in 120 s; see {log}")
+                    return 1
+                time.sleep(0.5)
+        say(f"serving {url}; POST /rank top_n 20:")
+        _print_top(_call(f"{url}/rank", {"top_n": 20}), say)
+
+        say("== 4. retrain with the month held back, the promotion gate, hot reload")
+        second = _retrain(full, root, cfg, say)
+        if second.code == 0:
+            deadline = time.monotonic() + 60
+            while _call(f"{url}/model")["model"]["version"] != second.version and time.monotonic() < deadline:
+                time.sleep(0.5)
+            model = _call(f"{url}/model")
+            if model["model"]["version"] != second.version:
+                say(f"the service did not swap in version {second.version} within 60 s; see {log}")
+                return 1
+            say(f"the running service now serves version {model['model']['version']} (bundle {model['bundle_id']}, "
+                f"dates to {model['dates'][-1]}) -- swapped in without a restart")
+            _print_top(_call(f"{url}/rank", {"top_n": 5}), say)
+        elif second.code != 4:
+            return second.code
+    finally:
+        service.send_signal(signal.SIGTERM)
+        try:
+            service.wait(30)
+        except subprocess.TimeoutExpired:
+            service.kill()
+
+    say("== 5. backtest the champion's out-of-sample predictions: costs, limits, capacity, crowding")
+    report = _backtest(full, out, cfg, say)
+    if report is None:
+        return 1
+
+    say("== 6. where to look")
+    say("MLflow UI:     make mlflow-ui, then open http://127.0.0.1:5000 (experiment 'spotlight', model "
+        "'spotlight-microcap', aliases champion/candidate)")
+    say(f"the service:   make serve (or spotlight serve --bundle {root}), then open http://127.0.0.1:3000 for the "
+        "API docs (/docs.json is the OpenAPI spec)")
+    say(f"roll back:     spotlight rollback --serve-root {root}")
+    say(f"the backtest:  open {report} (one self-contained page)")
+    say(f"demo finished in {time.perf_counter() - started:.0f} s; the service was stopped")
+    return 0

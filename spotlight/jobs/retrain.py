@@ -1,0 +1,450 @@
+"""The retraining job behind ``spotlight retrain``: one pass from new data to a served champion.
+
+The rules are pure functions of what is known (:func:`decide` before training, :func:`gate`
+after it) and are tested without MLflow; :func:`retrain` gathers the facts and acts.
+
+1. **Lock**: ``<root>/.retrain.lock`` (``flock``, non-blocking); if another job holds it,
+   exit 75 and touch nothing. The kernel releases the lock when a job dies, even by kill -9.
+2. **Validate** the market; a contract breach stops the job (exit 1) before anything is
+   written or logged.
+3. **Repair** (:func:`decide`): if the served bundle is not the champion's (e.g. after a manual
+   ``spotlight promote``), the champion is exported and published; if it is, but was exported
+   under another crowding rule and this market is not older than the champion's data or the
+   served snapshot, it is re-published under this config's rule.
+4. **Nothing to do?** (:func:`decide`): the champion was trained on exactly this data (same
+   content hash) with these model settings (same :meth:`~training.config.TrainConfig.hash`);
+   or this market ends before the champion's data; or an earlier run on this data and these
+   settings was kept, failed parity or was rolled back. Exit 4 and change nothing.
+5. **Train** the walk-forward and the final model (features rebuilt from the market), log one
+   MLflow run and register the final model as ``candidate`` (:mod:`training.mlflow_run`).
+6. **Gate** (:func:`gate`): the candidate's mean out-of-sample RankIC over its last
+   ``retrain.months`` test months against the champion's over its own last ``retrain.months``;
+   promote if there is no champion yet or the candidate trails by at most ``retrain.tolerance``.
+7. **Export** the candidate (the ONNX parity gate runs here; a failure exits 3 and keeps the
+   champion), **publish** the bundle atomically into the serving root (:mod:`release.publish`,
+   keeping the newest ``retrain.keep``), then move ``champion`` to it. A journal
+   (``.pending.json``) spans the swap and the alias move.
+
+Each step's outcome and time are tagged on the candidate's run (``retrain.*``) with the gate's
+figures as metrics (``gate/*``). Exit codes (:class:`~spotlight.exit_code.ExitCode`): 0
+promoted and published, 4 champion kept, 3 parity gate failed, 1 failed (data, training,
+MLflow), 75 locked.
+Recovery, at the start of every run (under the lock): a promotion whose bundle was swapped
+in but whose alias move did not happen is finished; bundle directories a dead job moved in
+but never served, staging directories, and this job's runs left RUNNING are removed (the runs
+marked FAILED and hidden, their model versions deleted).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import psutil
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from spotlight.config import AppConfig
+from spotlight.exit_code import CommandError, ExitCode
+from tracking import artifacts as names
+from tracking.registry import CANDIDATE, CHAMPION, by_alias
+
+LOCK, PENDING = ".retrain.lock", ".pending.json"
+HOST = socket.gethostname()
+Say = Callable[[str], None]
+Repair = Literal["publish", "republish"]
+Verdict = Literal["train", "up_to_date", "older_data", "already_decided"]
+FINAL_DECISIONS = ("kept_champion", "parity_failed", "rolled_back")  # data and settings not trained on again
+
+
+class RetrainError(CommandError):
+    """The job stopped; ``code`` says how (failed, parity, locked, usage)."""
+
+
+@dataclass
+class Outcome:
+    code: ExitCode
+    decision: str
+    message: str
+    run_id: str | None = None
+    version: str | None = None
+    served: str | None = None
+    figures: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    summaries: dict[str, dict] = field(default_factory=dict)  # out-of-sample figures per model, when trained
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Champion:
+    """What the registry says of the champion's training run."""
+
+    version: str
+    run_id: str
+    data_hash: str | None
+    data_end: str
+    config_hash: str | None
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the serving root's current bundle says of itself."""
+
+    version: str | None
+    snapshot_end: str
+    crowding_rule: dict[str, Any] | None  # None: exported before the crowding flag
+
+
+@dataclass(frozen=True)
+class State:
+    """The facts :func:`decide` needs: today's data and settings, the champion, what is served,
+    and an earlier run's final decision on this data and these settings."""
+
+    data_hash: str
+    data_end: str
+    config_hash: str
+    crowding_rule: dict[str, Any]
+    champion: Champion | None
+    served: Served | None
+    decided: tuple[str, str] | None = None  # (run id, decision)
+
+
+@dataclass(frozen=True)
+class Decision:
+    repair: Repair | None
+    verdict: Verdict
+    reason: str = ""
+
+
+def decide(state: State) -> Decision:
+    """The repair to make and whether to train (see the module docstring, steps 3 and 4)."""
+    champ, served = state.champion, state.served
+    repair: Repair | None = None
+    if champ is not None:
+        if served is None or served.version != champ.version:
+            repair = "publish"
+        elif (served.crowding_rule != state.crowding_rule
+              and state.data_end >= max(champ.data_end, served.snapshot_end)):
+            repair = "republish"
+        if champ.data_hash == state.data_hash and champ.config_hash == state.config_hash:
+            return Decision(repair, "up_to_date", f"champion version {champ.version} was trained on this data with "
+                                                  "this config and is served; nothing to do")
+        if state.data_end < champ.data_end:
+            return Decision(repair, "older_data", f"this market ends {state.data_end}, before champion version "
+                                                  f"{champ.version}'s data ({champ.data_end}); nothing to do")
+    if state.decided is not None:
+        run_id, decision = state.decided
+        return Decision(repair, "already_decided", f"run {run_id} already decided on this data and config: "
+                                                   f"{decision}; nothing to do")
+    return Decision(repair, "train")
+
+
+def gate(candidate: float, champion: float | None, tolerance: float) -> tuple[bool, str]:
+    """Promote when there is no champion (or it has no figure) or the candidate's recent RankIC
+    trails the champion's by at most ``tolerance``."""
+    if champion is None or not np.isfinite(champion):
+        return True, f"candidate {candidate:+.4f}; no champion figure to beat"
+    if candidate >= champion - tolerance:
+        return True, f"candidate {candidate:+.4f} vs champion {champion:+.4f}: within the tolerance {tolerance}"
+    return False, (f"candidate {candidate:+.4f} trails champion {champion:+.4f} by more than the tolerance "
+                   f"{tolerance}")
+
+
+# --- the facts ---------------------------------------------------------------------------------
+
+
+class _Lock:
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def __enter__(self) -> _Lock:
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise RetrainError("another retrain holds the lock; nothing was done", ExitCode.LOCKED) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def _decided(client: MlflowClient, experiment: str, data_hash: str, config: str) -> tuple[str, str] | None:
+    """(run id, decision) of an earlier retrain on the same data and config whose decision is final."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return None
+    query = names.search_tags(**{names.DATA_HASH: data_hash, names.CONFIG_HASH: config,
+                                 names.JOB: names.JOB_RETRAIN})
+    for run in client.search_runs([found.experiment_id], query):
+        decision = run.data.tags.get(names.RETRAIN_DECISION)
+        if decision in FINAL_DECISIONS:
+            return run.info.run_id, decision
+    return None
+
+
+def recent_rank_ic(client: MlflowClient, run_id: str, months: int) -> float:
+    """Mean of the run's last ``months`` monthly out-of-sample RankICs (``month/rank_ic``)."""
+    history = sorted(client.get_metric_history(run_id, names.MONTH_RANK_IC), key=lambda m: m.timestamp)
+    values = [m.value for m in history[-months:]]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _served_manifest(root: Path) -> dict | None:
+    from release.publish import current
+
+    name = current(root)
+    if name is None:
+        return None
+    try:
+        return json.loads((root / name / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _served(root: Path) -> Served | None:
+    manifest = _served_manifest(root)
+    if manifest is None:
+        return None
+    return Served(version=(manifest.get("model") or {}).get("version"),
+                  snapshot_end=(manifest.get("snapshot_data") or {}).get("end", ""),
+                  crowding_rule=(manifest.get("crowding") or {}).get("rule"))
+
+
+def _champion(client: MlflowClient, model: str) -> Champion | None:
+    found = by_alias(client, model, CHAMPION)
+    if found is None:
+        return None
+    tags = client.get_run(found.run_id).data.tags
+    return Champion(str(found.version), found.run_id, tags.get(names.DATA_HASH), tags.get(names.DATA_END, ""),
+                    tags.get(names.CONFIG_HASH))
+
+
+def _served_name(root: Path) -> str | None:
+    from release.publish import current
+
+    return current(root)
+
+
+# --- acting ------------------------------------------------------------------------------------
+
+
+def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg: AppConfig, data: Path,
+                        after_publish: Callable[[], None] = lambda: None) -> str:
+    """Export the version ``run_id`` registered (parity gate) and publish it, then call
+    ``after_publish`` (the alias move); returns the bundle's name.
+
+    ``.pending.json`` (the bundle and version about to be served) is written before the swap of
+    ``current`` and removed after ``after_publish``: if the process dies in between, the next
+    run finishes the alias move (:func:`_recover`)."""
+    from release.export import ExportError, ParityError, export_bundle
+    from release.publish import bundle_name, publish, write_json
+
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    try:
+        try:
+            export_bundle(staging / "bundle", tracking_uri=uri, model_name=model, run_id=run_id, data=data,
+                          months=cfg.retrain.serve_months, crowding_rule=cfg.crowding)
+        except ExportError as exc:
+            code = ExitCode.PARITY_FAILED if isinstance(exc, ParityError) else ExitCode.FAILED
+            raise RetrainError(str(exc), code) from None
+        manifest = json.loads((staging / "bundle" / "manifest.json").read_text())
+        write_json(root / PENDING, {"name": bundle_name(manifest), "version": manifest["model"]["version"]})
+        served = publish(staging / "bundle", root, keep=cfg.retrain.keep)
+        after_publish()
+        (root / PENDING).unlink(missing_ok=True)
+        return served
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _recover(client: MlflowClient, root: Path, model: str, experiment: str, say: Say) -> None:
+    """Finish or undo what a job killed part-way left (we hold the lock, so none is running):
+    a publish whose alias move did not happen, bundle directories outside the history, staging
+    directories, and runs of this job still marked RUNNING (closed, hidden, their model versions
+    removed)."""
+    from release.publish import clean, current
+
+    pending_path = root / PENDING
+    if pending_path.is_file():
+        pending = json.loads(pending_path.read_text(encoding="utf-8"))
+        if current(root) == pending["name"]:
+            say(f"recover: finishing the promotion of version {pending['version']} (its bundle is served)")
+            client.set_registered_model_alias(model, CHAMPION, pending["version"])
+        pending_path.unlink()
+    for name in clean(root):
+        say(f"recover: removed {name}, published by a job that died before serving it")
+    for stale in root.glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return
+    running = names.search_tags(**{names.JOB: names.JOB_RETRAIN}) + " and attributes.status = 'RUNNING'"
+    for run in client.search_runs([found.experiment_id], running):
+        tags = run.data.tags
+        if tags.get(names.RETRAIN_HOST) != HOST or psutil.pid_exists(int(tags.get(names.RETRAIN_PID, "0") or 0)):
+            continue  # another machine's job, or a live one (another serving root): not ours to close
+        say(f"recover: closing run {run.info.run_id}, left RUNNING by a job that died")
+        for mv in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
+            if CHAMPION not in mv.aliases:
+                client.delete_model_version(model, mv.version)
+        client.set_tag(run.info.run_id, names.ERROR, "interrupted: the job died before finishing this run")
+        client.set_terminated(run.info.run_id, "FAILED")
+        client.delete_run(run.info.run_id)
+
+
+def retrain(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = None) -> Outcome:
+    """Run the job (see the module docstring) and say what it decided."""
+    say = say or (lambda message: None)
+    root = Path(root)
+    timings: dict[str, float] = {}
+    try:
+        with _Lock(root):
+            return _act(Path(data), root, cfg, uri, say, timings)
+    except RetrainError as exc:
+        decision = {ExitCode.LOCKED: "locked", ExitCode.PARITY_FAILED: "parity_failed"}.get(exc.code, "failed")
+        return Outcome(exc.code, decision, str(exc), timings=timings)
+
+
+def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: dict[str, float]) -> Outcome:
+    from market import InvalidMarketError, MarketDataError, load_market
+    from market.fingerprint import fingerprint
+    from tracking.store import configure
+    from training.mlflow_run import log_training
+    from training.train import train
+
+    t0 = time.perf_counter()
+    say("validate")
+    try:
+        market = load_market(data)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise RetrainError(f"{data}: {exc}") from None
+    fp = fingerprint(market)
+    timings["validate_s"] = time.perf_counter() - t0
+
+    uri = configure(uri)
+    client = MlflowClient(uri)
+    model, settings = cfg.registered_model, cfg.train.hash()
+    _recover(client, root, model, cfg.experiment, say)
+    champion = _champion(client, model)
+    state = State(str(fp["hash"]), str(fp["end"]), settings, cfg.crowding.as_dict(), champion, _served(root),
+                  _decided(client, cfg.experiment, str(fp["hash"]), settings))
+    plan = decide(state)
+    if plan.repair is not None and champion is not None:
+        say(f"repair: publishing champion version {champion.version}, which is not the one served"
+            if plan.repair == "publish" else
+            f"repair: re-publishing champion version {champion.version} under this config's crowding rule")
+        try:
+            _export_and_publish(uri, model, champion.run_id, root, cfg, data)
+        except RetrainError as exc:  # e.g. the champion cannot be exported on today's market: train anyway
+            say(f"repair failed, going on: {exc}")
+    if plan.verdict != "train":
+        run_id, version = (champion.run_id, champion.version) if champion is not None else (None, None)
+        if plan.verdict == "already_decided" and state.decided is not None:
+            run_id, version = state.decided[0], None
+        return Outcome(ExitCode.KEPT, plan.verdict, plan.reason, run_id, version, _served_name(root),
+                       timings=timings)
+
+    t0 = time.perf_counter()
+    say("train")
+    try:
+        result = train(market, cfg.train, progress=lambda stage, done, total: say(stage) if done == 0 else None)
+        logged = log_training(result, fp, experiment=cfg.experiment, model_name=model, uri=uri,
+                              params=cfg.flat(), config_text=cfg.to_toml(),
+                              extra_tags={names.JOB: names.JOB_RETRAIN, names.RETRAIN_HOST: HOST,
+                                          names.RETRAIN_PID: str(os.getpid())})
+    except MlflowException as exc:
+        raise RetrainError(f"MLflow at {uri}: {exc.message} (nothing was kept)") from None
+    timings["train_s"] = time.perf_counter() - t0
+    run_id, version = logged.run_id, logged.model_version
+    for key, value in timings.items():
+        client.log_metric(run_id, f"retrain/{key}", value)
+
+    def tag(step: str, value: str) -> None:
+        client.set_tag(run_id, f"{names.RETRAIN}{step}", value)
+
+    summaries = {("lightgbm " + cfg.train.model if k == "score" else k.removeprefix("baseline_")): e.summary
+                 for k, e in result.evaluations.items()}
+    months = cfg.retrain.months
+    by_date = result.evaluations["score"].by_date["rank_ic"].dropna()
+    cand = float(by_date.iloc[-months:].mean())
+    figures = {"gate/candidate_rank_ic": cand}
+    champ = recent_rank_ic(client, champion.run_id, months) if champion is not None else None
+    if champ is not None:
+        figures["gate/champion_rank_ic"] = champ
+    promote, why = gate(cand, champ, cfg.retrain.tolerance)
+    why = (f"{why}; mean RankIC of the last {months} test months, champion version {champion.version}"
+           if champion is not None else f"no champion yet; candidate {cand:+.4f} over the last {months} test months")
+    for key, value in figures.items():
+        client.log_metric(run_id, key, value)
+    tag("gate", why)
+    if not promote:
+        tag("decision", "kept_champion")
+        return Outcome(ExitCode.KEPT, "kept_champion", f"kept champion: {why}", run_id, version, _served_name(root),
+                       figures, timings, summaries)
+
+    t0 = time.perf_counter()
+    say("export and publish")
+    previous = champion.version if champion is not None else None
+    try:
+        served = _export_and_publish(uri, model, run_id, root, cfg, data,
+                                     after_publish=lambda: client.set_registered_model_alias(model, CHAMPION, version))
+    except RetrainError as exc:
+        tag("decision", "parity_failed" if exc.code == ExitCode.PARITY_FAILED else "failed")
+        tag("error", str(exc)[:5000])
+        exc.args = (f"{exc}; champion stays {previous or 'unset'}, {CANDIDATE} is version {version}",)
+        raise
+    timings["publish_s"] = time.perf_counter() - t0
+    client.log_metric(run_id, "retrain/publish_s", timings["publish_s"])
+    tag("decision", "promoted")
+    tag("served", served)
+    return Outcome(ExitCode.OK, "promoted", f"promoted version {version} to champion ({why}); serving {served}",
+                   run_id, version, served, figures, timings, summaries)
+
+
+def rollback(root: Path, cfg: AppConfig, uri: str) -> tuple[str, str, str]:
+    """Move ``champion`` to the version of the previously published bundle, then point the
+    served bundle at it, all under the job's lock (alias first: if the process dies in between,
+    the next retrain's repair step finishes the rollback). The version rolled back from is tagged
+    ``retrain.decision = rolled_back`` so later runs on the same data do not promote it again.
+    Returns (from bundle, to bundle, version)."""
+    from release.publish import PublishError
+    from release.publish import previous as bundle_before
+    from release.publish import rollback as point_back
+    from tracking.store import configure
+
+    root = Path(root)
+    with _Lock(root):
+        try:
+            now, previous = bundle_before(root)
+        except PublishError as exc:
+            raise RetrainError(str(exc), ExitCode.USAGE) from None
+
+        def manifest(name: str) -> dict:
+            return json.loads((root / name / "manifest.json").read_text())
+
+        version, left = manifest(previous)["model"]["version"], manifest(now)["model"]
+        client = MlflowClient(configure(uri))
+        client.set_registered_model_alias(cfg.registered_model, CHAMPION, version)
+        point_back(root)
+        try:
+            client.set_tag(left["run_id"], names.RETRAIN_DECISION, "rolled_back")
+        except MlflowException:
+            pass  # the run is gone; the alias and the bundle have moved
+    return now, previous, version

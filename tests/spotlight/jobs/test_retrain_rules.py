@@ -1,0 +1,66 @@
+"""The retrain job's rules, without MLflow: what to repair, when there is nothing to do, the gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from spotlight.jobs.retrain import Champion, Served, State, decide, gate
+
+RULE = {"window": 252, "min_periods": 120, "high": 0.9, "elevated": 0.8, "rich": 0.5}
+CHAMP = Champion(version="3", run_id="r3", data_hash="h1", data_end="2024-11-29", config_hash="c1")
+SERVED = Served(version="3", snapshot_end="2024-11-29", crowding_rule=RULE)
+
+
+def state(**changes) -> State:
+    base = dict(data_hash="h2", data_end="2024-12-31", config_hash="c1", crowding_rule=RULE, champion=CHAMP,
+                served=SERVED, decided=None)
+    return State(**(base | changes))
+
+
+def test_the_first_run_trains() -> None:
+    plan = decide(state(champion=None, served=None))
+    assert (plan.repair, plan.verdict) == (None, "train")
+
+
+def test_new_data_trains_and_nothing_is_repaired() -> None:
+    assert (decide(state()).repair, decide(state()).verdict) == (None, "train")
+
+
+def test_the_champions_data_and_settings_are_up_to_date() -> None:
+    plan = decide(state(data_hash="h1", data_end="2024-11-29"))
+    assert plan.verdict == "up_to_date" and "version 3" in plan.reason
+
+
+@pytest.mark.parametrize("changes", [dict(config_hash="c2"), dict(data_hash="h9")])
+def test_other_settings_or_data_train_again(changes: dict) -> None:
+    assert decide(state(**(dict(data_hash="h1", data_end="2024-11-29") | changes))).verdict == "train"
+
+
+def test_older_data_than_the_champions_is_not_trained_on() -> None:
+    plan = decide(state(data_end="2024-10-31"))
+    assert plan.verdict == "older_data" and "2024-11-29" in plan.reason
+
+
+def test_a_final_decision_on_this_data_and_settings_stands() -> None:
+    plan = decide(state(decided=("r7", "rolled_back")))
+    assert plan.verdict == "already_decided" and "r7" in plan.reason and "rolled_back" in plan.reason
+
+
+@pytest.mark.parametrize("served", [None, Served(version="2", snapshot_end="2024-11-29", crowding_rule=RULE)])
+def test_a_champion_that_is_not_served_is_published(served) -> None:
+    assert decide(state(served=served, data_hash="h1", data_end="2024-11-29")).repair == "publish"
+
+
+def test_another_crowding_rule_republishes_only_on_data_not_older_than_served() -> None:
+    other = RULE | {"high": 0.95}
+    assert decide(state(crowding_rule=other)).repair == "republish"
+    assert decide(state(served=Served("3", "2024-11-29", None))).repair == "republish"  # exported before the flag
+    assert decide(state(crowding_rule=other, data_end="2024-11-28")).repair is None
+    later = Served(version="3", snapshot_end="2025-01-31", crowding_rule=RULE)
+    assert decide(state(crowding_rule=other, served=later)).repair is None
+
+
+def test_the_gate() -> None:
+    assert gate(0.05, None, 0.01)[0] and gate(0.05, float("nan"), 0.01)[0]
+    assert gate(0.045, 0.05, 0.01)[0] and not gate(0.035, 0.05, 0.01)[0]
+    assert "trails" in gate(0.035, 0.05, 0.01)[1] and "within" in gate(0.045, 0.05, 0.01)[1]
