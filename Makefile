@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# Static checks on the packages (pyproject.toml [tool.ruff]).
+# Static checks on the packages: ruff (with docstring rules) and mypy (pyproject.toml).
 lint: install
 	$(BIN)/ruff check $(PACKAGES)
+	$(BIN)/mypy $(PACKAGES)
 
 test: install lint
 	$(BIN)/python -m pytest

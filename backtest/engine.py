@@ -124,6 +124,8 @@ class BacktestConfig(BaseModel):
 
 @dataclass(frozen=True)
 class BacktestResult:
+    """The daily record of one backtest: NAV and costs by day, every trade, every rebalance."""
+
     daily: pd.DataFrame   # date: nav, cash, positions, bought, sold, commission, stamp_duty, impact
     trades: pd.DataFrame  # date, symbol, side, shares, price, value, commission, stamp_duty, impact
     rebalances: pd.DataFrame  # signal date, trade start, ordered value, filled value, fill ratio

@@ -50,6 +50,7 @@ def benchmark_returns(market: Market, predictions: pd.DataFrame, dates: pd.Datet
 
 
 def summary(result: BacktestResult, benchmark: pd.Series, capital: float) -> dict[str, float]:
+    """The run's statistics against ``benchmark`` (see the module docstring), as one flat dict."""
     daily = result.daily
     returns = strategy_returns(result, capital)
     bench = benchmark.reindex(daily.index).fillna(0.0)
@@ -84,8 +85,10 @@ def capacity(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig,
     rows = []
     bench = benchmark
     for capital in capitals:
-        same = known is not None and float(capital) == cfg.capital
-        result = known if same else run_backtest(market, predictions, cfg.model_copy(update={"capital": float(capital)}))
+        if known is not None and float(capital) == cfg.capital:
+            result = known
+        else:
+            result = run_backtest(market, predictions, cfg.model_copy(update={"capital": float(capital)}))
         if bench is None:
             bench = benchmark_returns(market, predictions, result.daily.index)
         s = summary(result, bench, capital)

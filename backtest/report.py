@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,8 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class BacktestReport:
+    """Everything the report shows, computed once: the run, its benchmark, statistics, crowding and capacity."""
+
     config: BacktestConfig
     rule: CrowdingRule
     source: str                  # where the predictions came from
@@ -139,7 +142,7 @@ def _pct(v: float) -> str:
     return "" if pd.isna(v) else f"{v:+.1%}"
 
 
-def _table(frame: pd.DataFrame, formats: dict[str, Callable[[object], str]] | None = None, index: bool = True) -> str:
+def _table(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] | None = None, index: bool = True) -> str:
     return frame.to_html(formatters=formats or {}, index=index, border=0, classes="t", na_rep="",
                          float_format=lambda v: f"{v:,.4f}", escape=True)
 

@@ -57,6 +57,7 @@ class CrowdingRule(BaseModel):
         return self
 
     def as_dict(self) -> dict[str, float]:
+        """The rule as plain values (the manifest's ``crowding.rule``)."""
         return self.model_dump()
 
 

@@ -101,9 +101,11 @@ class History:
         return x.rolling(indexer, min_periods=window)
 
     def mean(self, x: pd.Series, window: int) -> pd.Series:
+        """Mean over the window."""
         return self.rolling(x, window).mean()
 
     def sum(self, x: pd.Series, window: int) -> pd.Series:
+        """Sum over the window."""
         return self.rolling(x, window).sum()
 
     def std(self, x: pd.Series, window: int) -> pd.Series:
@@ -111,9 +113,11 @@ class History:
         return self.rolling(x, window).std()
 
     def max(self, x: pd.Series, window: int) -> pd.Series:
+        """Maximum over the window."""
         return self.rolling(x, window).max()
 
     def min(self, x: pd.Series, window: int) -> pd.Series:
+        """Minimum over the window."""
         return self.rolling(x, window).min()
 
     def corr(self, x: pd.Series, y: pd.Series, window: int) -> pd.Series:
@@ -222,6 +226,7 @@ class History:
 
     @property
     def in_universe(self) -> np.ndarray:
+        """Per row: the stock is a universe member that day (after :meth:`attach_universe`)."""
         if self._in_universe is None:
             raise RuntimeError("History.in_universe: attach_universe() has not been called")
         return self._in_universe

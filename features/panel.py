@@ -86,11 +86,11 @@ def build_panel(
     chosen = list(features) if features is not None else registered()
     dates_given = dates is not None
     if dates is None:
-        dates = panel_dates(market.calendar, freq, start, end, as_of)
+        days = panel_dates(market.calendar, freq, start, end, as_of)
     else:
-        dates = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(dates))), name="date")
-        unknown = dates.difference(market.calendar)
-        if len(unknown) or not len(dates):
+        days = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(dates))), name="date")
+        unknown = days.difference(market.calendar)
+        if len(unknown) or not len(days):
             raise PanelError(f"not trading days of this market: {[f'{d:%Y-%m-%d}' for d in unknown[:5]]}"
                              if len(unknown) else "no dates asked for")
     step = progress or (lambda name: None)
@@ -101,7 +101,7 @@ def build_panel(
     h.attach_universe(members["in_universe"].to_numpy())
 
     day_wanted = np.zeros(len(h.calendar), bool)
-    day_wanted[np.searchsorted(h.calendar, dates)] = True
+    day_wanted[np.searchsorted(h.calendar, days)] = True
     rows = np.flatnonzero(day_wanted[h.cal_idx])
     rows = rows[np.lexsort((h.symbol_code[rows], h.cal_idx[rows]))]
 

@@ -44,9 +44,11 @@ class Feature:
 
     @property
     def cross_sectional(self) -> bool:
+        """True when the feature needs the day's universe (computed across stocks on a date)."""
         return "universe" in self.needs
 
     def __call__(self, history: History) -> pd.Series:
+        """The feature's values, one per row of ``history``."""
         out = self.func(history)
         if not isinstance(out, pd.Series) or len(out) != history.n:
             raise TypeError(f"feature {self.name} must return a Series aligned to the bars rows")

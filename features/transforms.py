@@ -23,6 +23,7 @@ Z_CLIP = 5.0
 
 
 def rank(values: pd.DataFrame, dates: pd.Series, industry: pd.Series | None = None) -> pd.DataFrame:
+    """Per date, (average rank - 1) / (count - 1) in [0, 1]; 0.5 for a lone value; NaN stays NaN."""
     grouped = values.groupby(dates.to_numpy())
     count = grouped.transform("count")
     ranks = grouped.rank(method="average")
@@ -30,6 +31,7 @@ def rank(values: pd.DataFrame, dates: pd.Series, industry: pd.Series | None = No
 
 
 def robust_z(values: pd.DataFrame, dates: pd.Series, industry: pd.Series | None = None) -> pd.DataFrame:
+    """Per date, (x - median) / (1.4826 x MAD) clipped to [-5, 5]; 0 where MAD is 0; NaN stays NaN."""
     grouped = values.groupby(dates.to_numpy())
     centred = values - grouped.transform("median")
     mad = centred.abs().groupby(dates.to_numpy()).transform("median") * 1.4826
@@ -38,6 +40,7 @@ def robust_z(values: pd.DataFrame, dates: pd.Series, industry: pd.Series | None 
 
 
 def industry_neutral(values: pd.DataFrame, dates: pd.Series, industry: pd.Series | None = None) -> pd.DataFrame:
+    """Per date, x minus its industry's median (a missing industry is one group of its own)."""
     group = industry.fillna("").astype("str").to_numpy() if industry is not None else np.full(len(values), "")
     keys = [dates.to_numpy(), group]
     return values - values.groupby(keys).transform("median")

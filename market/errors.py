@@ -34,10 +34,12 @@ class MarketDataError(Exception):
 
     @property
     def where(self) -> str:
+        """Where the rule broke: ``table.column``, or the table alone."""
         return f"{self.table}.{self.column}" if self.column else self.table
 
     @property
     def message(self) -> str:
+        """One line: where, the rule, how many rows, the detail and the first offending (symbol, date) pairs."""
         text = f"{self.where}: rule '{self.rule}' violated"
         if self.count:
             text += f" in {self.count} row{'s' if self.count != 1 else ''}"

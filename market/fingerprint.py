@@ -17,6 +17,7 @@ from market.load import TABLE_ATTR, Market
 
 
 def fingerprint(market: Market) -> dict[str, str | int]:
+    """``hash`` (see the module docstring), ``start``, ``end``, ``stocks`` and ``bars``."""
     digest = hashlib.sha256()
     for name, spec in TABLES.items():
         table = getattr(market, TABLE_ATTR[name], None)

@@ -66,6 +66,7 @@ class Market:
 
     @property
     def tables_found(self) -> list[str]:
+        """The contract tables present in this market, in contract order."""
         return [name for name in TABLES if getattr(self, TABLE_ATTR[name]) is not None]
 
     def summary(self) -> str:
@@ -121,7 +122,10 @@ def market_from_tables(tables: dict[str, pd.DataFrame | None], source: str | Pat
         problems = check_market(tables)
         if problems:
             raise InvalidMarketError(str(source), problems)
-    securities = tables["securities"].sort_values("symbol", kind="stable").reset_index(drop=True)
+    given = tables["securities"]
+    if given is None:
+        raise MarketDataError("securities", None, "the table is required")
+    securities = given.sort_values("symbol", kind="stable").reset_index(drop=True)
     symbols = pd.CategoricalDtype(securities["symbol"].to_numpy(), ordered=True)
     bars = _with_symbol(tables["daily_bars"], symbols, "date")
     return Market(

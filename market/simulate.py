@@ -190,9 +190,9 @@ def _fundamentals(cfg: SimulationConfig, rng: np.random.Generator, cal: pd.Datet
     hi = np.select([quarter == 1, quarter == 2, quarter == 3], [30, 61, 31], 110)
     lag = rng.integers(lo[:, None], hi[:, None] + 1, (q_len, n))
     announce = periods.to_numpy()[:, None] + lag.astype("timedelta64[D]")
-    for q in range(1, q_len):
-        if quarter[q] == 1:
-            announce[q] = np.maximum(announce[q], announce[q - 1])
+    for j in range(1, q_len):
+        if quarter[j] == 1:
+            announce[j] = np.maximum(announce[j], announce[j - 1])
     cal_np = cal.to_numpy()
     a_idx = np.searchsorted(cal_np, announce, side="left")
     a_idx = np.where(announce < cal_np[0], -1, a_idx)
@@ -221,9 +221,258 @@ def _fundamentals(cfg: SimulationConfig, rng: np.random.Generator, cal: pd.Datet
     return _Fundamentals(periods, a_idx, announce, ni_ttm, revenue, book, ocf, st_on, delist_idx)
 
 
+@dataclass(frozen=True)
+class _Stocks:
+    """What never changes about each stock during a run."""
+
+    board: np.ndarray
+    industry_id: np.ndarray
+    list_idx: np.ndarray
+    price0: np.ndarray
+    beta: np.ndarray
+    idio: np.ndarray
+    stability: np.ndarray
+    holder_vol: np.ndarray
+    trap: np.ndarray
+    turn_base: np.ndarray
+
+
+@dataclass
+class _State:
+    """What the day steps carry from one day to the next (arrays: one value per stock)."""
+
+    log_fair: np.ndarray          # latent fair price, adjusted-price space
+    adj: np.ndarray
+    close: np.ndarray
+    shares_total: np.ndarray
+    shares_float: np.ndarray
+    state: np.ndarray             # attention: 0 dormant, 1 accumulation, 2 discovery
+    days_in_state: np.ndarray
+    hype: np.ndarray
+    turn_idio: np.ndarray
+    susp_left: np.ndarray
+    susp_zero_rows: np.ndarray
+    below_one: np.ndarray
+    delist_idx: np.ndarray
+    started: np.ndarray
+    hazard: np.ndarray
+    size_exp: np.ndarray
+    state_days: np.ndarray        # days in accumulation / discovery since the last quarter end
+    holder_log: np.ndarray
+    top10: np.ndarray
+    turn_mkt: float = 0.0
+    log_vol: float = 0.0
+    q_days: int = 0
+
+
+@dataclass(frozen=True)
+class _Market:
+    """The day's market-wide draws."""
+
+    vol: float
+    m: float
+    ind_ret: np.ndarray
+    smb: float
+    crisis_hit: float
+
+
+@dataclass(frozen=True)
+class _Quotes:
+    """The day's prices and limits of every stock (before suspensions are applied)."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    up: np.ndarray
+    down: np.ndarray
+    locked: np.ndarray
+    fair_raw: np.ndarray
+
+
+def _market_step(cfg: SimulationConfig, rng: np.random.Generator, s: _State, crisis: bool) -> _Market:
+    """Market (clustered volatility, fat tails), industry and size-factor shocks; crisis drops."""
+    s.log_vol = cfg.vol_persistence * s.log_vol + cfg.vol_of_vol * np.sqrt(1 - cfg.vol_persistence ** 2) * rng.standard_normal()
+    vol = np.exp(s.log_vol - 0.5 * cfg.vol_of_vol ** 2)
+    m = cfg.market_drift + cfg.market_vol * vol * rng.standard_t(4) / np.sqrt(2)
+    ind_ret = cfg.industry_vol * vol * rng.standard_normal(len(INDUSTRIES))
+    smb = cfg.signal * cfg.size_premium + cfg.smb_vol * vol * rng.standard_normal()
+    crisis_hit = 0.0
+    if crisis:
+        m -= 0.01
+        crisis_hit = cfg.signal * cfg.crisis_small_drop
+    return _Market(vol, m, ind_ret, smb, crisis_hit)
+
+
+def _attention_step(rng: np.random.Generator, s: _State, hazard: np.ndarray, p12: float, p20: float) -> np.ndarray:
+    """One step of each stock's attention chain; returns the state's volatility multiplier."""
+    n = len(s.state)
+    u = rng.random(n)
+    to1 = (s.state == 0) & (u < hazard)
+    to2 = (s.state == 1) & (u < p12)
+    to0 = (s.state == 2) & (u < p20)
+    s.state = np.where(to1, 1, np.where(to2, 2, np.where(to0, 0, s.state))).astype(np.int8)
+    s.days_in_state = np.where(to1 | to2 | to0, 0, s.days_in_state + 1)
+    s.state_days[0] += s.state == 1
+    s.q_days += 1
+    s.state_days[1] += s.state == 2
+    return np.select([s.state == 1, s.state == 2], [0.8, 1.4], 1.0)
+
+
+def _fair_value_step(cfg: SimulationConfig, rng: np.random.Generator, s: _State, k: _Stocks, mkt: _Market,
+                     vol_mult: np.ndarray, mu_state: np.ndarray) -> None:
+    """Move the latent fair price: factors, idiosyncratic noise, news, hype shocks and their
+    reversion (the predictable part), attention and trap drifts, crisis losses."""
+    n, sig = len(s.state), cfg.signal
+    jump = (rng.random(n) < cfg.hype_rate) * rng.normal(0, cfg.hype_size, n)
+    news = (rng.random(n) < cfg.news_rate) * rng.standard_t(3, n) * cfg.news_size
+    reversion = sig * (1 - cfg.hype_persistence) * s.hype
+    s.hype = cfg.hype_persistence * s.hype + jump
+    crowd = np.clip(s.size_exp, 0, None) * (1 + 0.7 * (s.state > 0))
+    eps = rng.standard_t(cfg.idio_df, n) / np.sqrt(cfg.idio_df / (cfg.idio_df - 2))
+    d_log = (k.beta * mkt.m + mkt.ind_ret[k.industry_id] + s.size_exp * mkt.smb + k.idio * mkt.vol * vol_mult * eps
+             + mu_state[s.state] + sig * cfg.trap_drift * k.trap
+             + news + jump - reversion - mkt.crisis_hit * crowd)
+    s.log_fair = s.log_fair + d_log
+
+
+def _ex_rights_step(rng: np.random.Generator, s: _State, ex_today: bool, newly: np.ndarray) -> np.ndarray:
+    """Yearly in July about a third of stocks go ex-rights (dividend and bonus shares): the
+    adjustment factor of the day (1 elsewhere)."""
+    n = len(s.state)
+    k = np.ones(n)
+    if ex_today:
+        ex = rng.random(n) < 0.35
+        bonus = np.where(rng.random(n) < 0.3, rng.choice([1.2, 1.3, 1.5, 2.0], n), 1.0)
+        div = np.clip(rng.normal(0.01, 0.008, n), 0, 0.04)
+        k = np.where(ex & ~newly, bonus / (1 - div), 1.0)
+        s.shares_total = np.where(ex, (s.shares_total * bonus).round(-2), s.shares_total)
+        s.shares_float = np.minimum(np.where(ex, (s.shares_float * bonus).round(-2), s.shares_float), s.shares_total)
+    return k
+
+
+def _suspension_step(cfg: SimulationConfig, rng: np.random.Generator, s: _State, listed: np.ndarray,
+                     newly: np.ndarray, crisis: bool) -> np.ndarray:
+    """Start suspensions (more in crises and for small stocks) and count them down; returns who
+    is suspended today."""
+    n = len(s.state)
+    hz = cfg.suspension_hazard * (3.0 if crisis else 1.0) * (1 + np.clip(s.size_exp, 0, None))
+    start_susp = listed & ~newly & (s.susp_left == 0) & (rng.random(n) < hz)
+    long = rng.random(n) < 0.35
+    dur = np.where(long, np.exp(rng.normal(np.log(30), 0.9, n)).astype(int) + 1, 1 + rng.geometric(0.5, n))
+    s.susp_left = np.where(start_susp, dur, s.susp_left)
+    s.susp_zero_rows = np.where(start_susp, rng.random(n) < 0.15, s.susp_zero_rows)
+    suspended = s.susp_left > 0
+    s.susp_left = np.maximum(s.susp_left - 1, 0)
+    return suspended
+
+
+def _quote_step(rng: np.random.Generator, s: _State, k: _Stocks, ref: np.ndarray, st: np.ndarray, wide: bool,
+                vol: float, vol_mult: np.ndarray) -> _Quotes:
+    """The day's open, high, low and close within the board's limits; a fair price far beyond a
+    limit gives a one-price, limit-locked bar."""
+    n = len(s.state)
+    lim = np.where(st, 0.05, np.where((k.board == "chinext") & wide, 0.20, 0.10))
+    up = np.round(ref * (1 + lim), 2)
+    down = np.maximum(np.round(ref * (1 - lim), 2), 0.01)
+    fair_raw = np.exp(s.log_fair) / s.adj
+    new_close = np.clip(np.round(fair_raw, 2), down, up)
+    locked_up = np.log(fair_raw) > np.log(up) + 0.03
+    locked_down = np.log(fair_raw) < np.log(down) - 0.03
+    gap = rng.uniform(0.2, 0.6, n) * (np.log(np.maximum(fair_raw, 0.01)) - np.log(ref)) + rng.normal(0, 0.3, n) * k.idio
+    o = np.clip(np.round(ref * np.exp(gap), 2), down, up)
+    spread = k.idio * vol * vol_mult
+    h = np.clip(np.round(np.maximum(o, new_close) * np.exp(np.abs(rng.normal(0, 0.6, n)) * spread), 2), down, up)
+    lo_ = np.clip(np.round(np.minimum(o, new_close) * np.exp(-np.abs(rng.normal(0, 0.6, n)) * spread), 2), down, up)
+    o = np.where(locked_up, up, np.where(locked_down, down, o))
+    h = np.maximum(np.where(locked_up, up, np.where(locked_down, down, h)), np.maximum(o, new_close))
+    lo_ = np.minimum(np.where(locked_up, up, np.where(locked_down, down, lo_)), np.minimum(o, new_close))
+    new_close = np.where(locked_up, up, np.where(locked_down, down, new_close))
+    return _Quotes(o, h, lo_, new_close, up, down, locked_up | locked_down, fair_raw)
+
+
+def _turnover_step(cfg: SimulationConfig, rng: np.random.Generator, s: _State, k: _Stocks, q: _Quotes,
+                   ref: np.ndarray, vol: float, crisis: bool) -> np.ndarray:
+    """Log turnover: stock level, market level, a persistent idiosyncratic part, the day's move,
+    attention, hype, crisis dry-up and locked limits; returns the day's volume."""
+    n = len(s.state)
+    s.turn_mkt = cfg.turnover_market_persistence * s.turn_mkt + 0.08 * rng.standard_normal() - (0.02 if crisis else 0.0)
+    s.turn_idio = cfg.turnover_persistence * s.turn_idio + cfg.turnover_idio_sd * np.sqrt(1 - cfg.turnover_persistence ** 2) * rng.standard_normal(n)
+    ret = q.close / ref - 1
+    log_turn = (k.turn_base + s.turn_mkt + s.turn_idio + rng.normal(0, cfg.turnover_noise_sd, n)
+                + 0.25 * np.minimum(np.abs(ret) / (k.idio * vol), 4)
+                + np.where(s.state == 1, 0.45 * np.minimum(s.days_in_state / cfg.accumulation_days, 1), 0)
+                + np.where(s.state == 2, 0.9, 0) + 8 * np.abs(s.hype)
+                - 0.6 * (crisis * np.clip(s.size_exp, 0, None))
+                + np.where(q.locked, -1.8, 0))
+    turnover = np.minimum(np.exp(log_turn), 0.5)
+    return np.maximum(np.round(turnover * s.shares_float, -2), 100.0)
+
+
+def _emit_rows(cols: dict[str, list[np.ndarray]], t: int, s: _State, q: _Quotes, volume: np.ndarray,
+               st: np.ndarray, emit: np.ndarray, zero_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Append the day's bars (a zero-volume suspended row repeats the close); returns the rows'
+    stock indices and which of them are zero-volume rows."""
+    idx = np.flatnonzero(emit)
+    zr = zero_row[idx]
+    c_row = s.close[idx]
+    cols["i"].append(idx)
+    cols["t"].append(np.full(len(idx), t, dtype=np.int32))
+    for name, arr in (("open", q.open), ("high", q.high), ("low", q.low)):
+        cols[name].append(np.where(zr, c_row, arr[idx]))
+    cols["close"].append(c_row)
+    cols["volume"].append(np.where(zr, 0.0, volume[idx]))
+    vwap = (q.open[idx] + q.high[idx] + q.low[idx] + c_row) / 4
+    cols["amount"].append(np.where(zr, 0.0, np.round(volume[idx] * vwap, 2)))
+    cols["adj_factor"].append(s.adj[idx])
+    cols["shares_total"].append(s.shares_total[idx])
+    cols["shares_float"].append(s.shares_float[idx])
+    cols["st"].append(st[idx])
+    cols["limit_up"].append(q.up[idx])
+    cols["limit_down"].append(q.down[idx])
+    return idx, zr
+
+
+def _quarter_end_step(rng: np.random.Generator, s: _State, k: _Stocks) -> tuple[np.ndarray, np.ndarray]:
+    """Holders' disclosure for the quarter: counts fall in accumulation and rise in discovery;
+    returns (holder count, top-10 ratio)."""
+    n = len(s.state)
+    frac = s.state_days / max(1, s.q_days)
+    d_holders = (-0.12 * frac[0] + 0.18 * frac[1] + rng.normal(0, k.holder_vol))
+    s.holder_log = s.holder_log + d_holders
+    s.top10 = np.clip(s.top10 * np.exp(-0.6 * d_holders + rng.normal(0, 0.02, n)), 0.01, 0.99)
+    s.state_days[:] = 0
+    s.q_days = 0
+    return np.exp(s.holder_log).round(), s.top10.copy()
+
+
+def _month_end_step(cfg: SimulationConfig, s: _State, k: _Stocks, fund: _Fundamentals, t: int,
+                    listed: np.ndarray) -> None:
+    """Refresh the discovery hazard and the size exposure from what is public."""
+    n = len(s.state)
+    cap = s.close * s.shares_total
+    active = listed & (t < s.delist_idx)
+    q_known = (fund.announce_idx <= t).sum(axis=0) - 1
+    book = fund.book_equity[np.clip(q_known, 0, None), np.arange(n)]
+    cheap = _ranks(np.where(q_known >= 0, book / cap, 0.0), active)
+    small = -_ranks(np.log(cap), active)
+    stable = _ranks(k.stability, active)
+    s.hazard = cfg.discovery_base * np.exp(cfg.cheap_loading * cheap + cfg.stable_loading * stable
+                                           + cfg.small_loading * small) * np.where(k.trap, 0.3, 1.0)
+    lc = np.log(cap[active])
+    s.size_exp = np.zeros(n)
+    s.size_exp[active] = -(lc - lc.mean()) / lc.std()
+
+
 def simulate_market(config: SimulationConfig | None = None,
                     progress: Callable[[int, int], None] | None = None) -> SimulatedMarket:
-    """Simulate a contract-valid market and its ground truth; deterministic per ``config.seed``."""
+    """Simulate a contract-valid market and its ground truth; deterministic per ``config.seed``.
+
+    Set-up draws the static attributes, the fundamentals and the crises; then each day runs the
+    mechanisms in a fixed order (the order of the random draws, so one seed gives one market):
+    market shocks, attention, fair value, ex-rights, new listings, suspensions, quotes, turnover,
+    the day's bars; at quarter ends the holders' disclosure, at month ends the hazards, size
+    exposure and ground truth."""
     cfg = config or SimulationConfig()
     if cfg.n_stocks < 50 or cfg.years < 1:
         raise ValueError("need at least 50 stocks and 1 year")
@@ -256,36 +505,28 @@ def simulate_market(config: SimulationConfig | None = None,
     trap = rng.random(n) < cfg.trap_share
     turn_base = np.log(cfg.turnover_median) + rng.normal(0, 0.45, n)
     fund = _fundamentals(cfg, rng, cal, cap0, trap)
+    stocks = _Stocks(board, industry_id, list_idx, price0, beta, idio, stability, holder_vol, trap, turn_base)
 
     # crises: Poisson starts (at least one), lasting 4-8 days
     n_crises = max(1, rng.poisson(cfg.crises_per_year * cfg.years))
     crisis_start = np.sort(rng.choice(np.arange(60, t_len - 10), n_crises, replace=False))
     crisis_len = rng.integers(4, 9, n_crises)
     in_crisis = np.zeros(t_len, dtype=bool)
-    for s, d in zip(crisis_start, crisis_len, strict=False):
-        in_crisis[s:s + d] = True
+    for s_, d in zip(crisis_start, crisis_len, strict=False):
+        in_crisis[s_:s_ + d] = True
     crisis_rate = n_crises / t_len
 
     # --- dynamic state ---------------------------------------------------------------------
-    log_fair = np.log(price0)  # adjusted-price space
-    adj = np.ones(n)
-    close = price0.copy()
-    state = np.zeros(n, dtype=np.int8)
-    days_in_state = np.zeros(n)
-    hype = np.zeros(n)
     turn_idio = rng.normal(0, 0.65, n)
-    turn_mkt, log_vol = 0.0, 0.0
-    susp_left = np.zeros(n, dtype=int)
-    susp_zero_rows = np.zeros(n, dtype=bool)
-    below_one = np.zeros(n, dtype=int)
-    delist_idx = fund.delist_idx.copy()
-    started = np.zeros(n, dtype=bool)
-    hazard = np.full(n, cfg.discovery_base)
-    size_exp = np.zeros(n)
-    state_days = np.zeros((2, n))  # days in accumulation / discovery since the last quarter end
-    q_days = 0
     holder_log = np.log(np.maximum(cap0 * float_ratio / np.exp(rng.normal(np.log(1.5e5), 0.5, n)), 500))
     top10 = np.clip(rng.beta(2.2, 3.0, n), 0.03, 0.95)
+    s = _State(log_fair=np.log(price0), adj=np.ones(n), close=price0.copy(), shares_total=shares_total,
+               shares_float=shares_float, state=np.zeros(n, dtype=np.int8), days_in_state=np.zeros(n),
+               hype=np.zeros(n), turn_idio=turn_idio, susp_left=np.zeros(n, dtype=int),
+               susp_zero_rows=np.zeros(n, dtype=bool), below_one=np.zeros(n, dtype=int),
+               delist_idx=fund.delist_idx.copy(), started=np.zeros(n, dtype=bool),
+               hazard=np.full(n, cfg.discovery_base), size_exp=np.zeros(n), state_days=np.zeros((2, n)),
+               holder_log=holder_log, top10=top10)
     holder_rows: list[tuple[int, np.ndarray, np.ndarray]] = []
     q_ends = set(np.flatnonzero(np.r_[cal.quarter[1:] != cal.quarter[:-1], True]).tolist())
     p12, p20 = 1 / cfg.accumulation_days, 1 / cfg.discovery_days
@@ -294,150 +535,41 @@ def simulate_market(config: SimulationConfig | None = None,
         "i", "t", "open", "high", "low", "close", "volume", "amount", "adj_factor",
         "shares_total", "shares_float", "st", "limit_up", "limit_down")}
     truth_parts: list[pd.DataFrame] = []
-    ind_ret = np.zeros(len(INDUSTRIES))
 
     for t in range(t_len):
-        listed = (list_idx <= t) & (t <= delist_idx)
-        newly = listed & ~started
-        started |= listed
+        listed = (list_idx <= t) & (t <= s.delist_idx)
+        newly = listed & ~s.started
+        s.started |= listed
         st = fund.st_on[t]
-        # market, industry, factor shocks
-        log_vol = cfg.vol_persistence * log_vol + cfg.vol_of_vol * np.sqrt(1 - cfg.vol_persistence ** 2) * rng.standard_normal()
-        vol = np.exp(log_vol - 0.5 * cfg.vol_of_vol ** 2)
-        m = cfg.market_drift + cfg.market_vol * vol * rng.standard_t(4) / np.sqrt(2)
-        ind_ret = cfg.industry_vol * vol * rng.standard_normal(len(INDUSTRIES))
-        smb = sig * cfg.size_premium + cfg.smb_vol * vol * rng.standard_normal()
-        crisis_hit = 0.0
-        if in_crisis[t]:
-            m -= 0.01
-            crisis_hit = sig * cfg.crisis_small_drop
-        # attention chain
-        u = rng.random(n)
-        to1 = (state == 0) & (u < hazard)
-        to2 = (state == 1) & (u < p12)
-        to0 = (state == 2) & (u < p20)
-        state = np.where(to1, 1, np.where(to2, 2, np.where(to0, 0, state))).astype(np.int8)
-        days_in_state = np.where(to1 | to2 | to0, 0, days_in_state + 1)
-        state_days[0] += state == 1
-        q_days += 1
-        state_days[1] += state == 2
-        vol_mult = np.select([state == 1, state == 2], [0.8, 1.4], 1.0)
-        # noise trading: hype shocks revert (the reversion is the predictable part)
-        jump = (rng.random(n) < cfg.hype_rate) * rng.normal(0, cfg.hype_size, n)
-        news = (rng.random(n) < cfg.news_rate) * rng.standard_t(3, n) * cfg.news_size
-        reversion = sig * (1 - cfg.hype_persistence) * hype
-        hype = cfg.hype_persistence * hype + jump
-        crowd = np.clip(size_exp, 0, None) * (1 + 0.7 * (state > 0))
-        eps = rng.standard_t(cfg.idio_df, n) / np.sqrt(cfg.idio_df / (cfg.idio_df - 2))
-        d_log = (beta * m + ind_ret[industry_id] + size_exp * smb + idio * vol * vol_mult * eps
-                 + mu_state[state] + sig * cfg.trap_drift * trap
-                 + news + jump - reversion - crisis_hit * crowd)
-        log_fair = log_fair + d_log
-        # ex-rights: yearly in July for about a third of stocks (dividend and bonus shares)
-        k = np.ones(n)
-        if ex_day[t]:
-            ex = rng.random(n) < 0.35
-            bonus = np.where(rng.random(n) < 0.3, rng.choice([1.2, 1.3, 1.5, 2.0], n), 1.0)
-            div = np.clip(rng.normal(0.01, 0.008, n), 0, 0.04)
-            k = np.where(ex & ~newly, bonus / (1 - div), 1.0)
-            shares_total = np.where(ex, (shares_total * bonus).round(-2), shares_total)
-            shares_float = np.minimum(np.where(ex, (shares_float * bonus).round(-2), shares_float), shares_total)
-        adj = adj * k
-        ref = close / k
+        mkt = _market_step(cfg, rng, s, bool(in_crisis[t]))
+        vol_mult = _attention_step(rng, s, s.hazard, p12, p20)
+        _fair_value_step(cfg, rng, s, stocks, mkt, vol_mult, mu_state)
+        k = _ex_rights_step(rng, s, bool(ex_day[t]), newly)
+        s.adj = s.adj * k
+        ref = s.close / k
         # a new listing starts at its issue price, its fair price there too
-        close = np.where(newly, price0, close)
+        s.close = np.where(newly, price0, s.close)
         ref = np.where(newly, price0, ref)
-        log_fair = np.where(newly, np.log(price0 * adj), log_fair)
-        # suspensions
-        hz = cfg.suspension_hazard * (3.0 if in_crisis[t] else 1.0) * (1 + np.clip(size_exp, 0, None))
-        start_susp = listed & ~newly & (susp_left == 0) & (rng.random(n) < hz)
-        long = rng.random(n) < 0.35
-        dur = np.where(long, np.exp(rng.normal(np.log(30), 0.9, n)).astype(int) + 1, 1 + rng.geometric(0.5, n))
-        susp_left = np.where(start_susp, dur, susp_left)
-        susp_zero_rows = np.where(start_susp, rng.random(n) < 0.15, susp_zero_rows)
-        suspended = susp_left > 0
-        susp_left = np.maximum(susp_left - 1, 0)
-        # prices within limits
-        lim = np.where(st, 0.05, np.where((board == "chinext") & wide_limits[t], 0.20, 0.10))
-        up = np.round(ref * (1 + lim), 2)
-        down = np.maximum(np.round(ref * (1 - lim), 2), 0.01)
-        fair_raw = np.exp(log_fair) / adj
-        new_close = np.clip(np.round(fair_raw, 2), down, up)
-        locked_up = np.log(fair_raw) > np.log(up) + 0.03
-        locked_down = np.log(fair_raw) < np.log(down) - 0.03
-        gap = rng.uniform(0.2, 0.6, n) * (np.log(np.maximum(fair_raw, 0.01)) - np.log(ref)) + rng.normal(0, 0.3, n) * idio
-        o = np.clip(np.round(ref * np.exp(gap), 2), down, up)
-        spread = idio * vol * vol_mult
-        h = np.clip(np.round(np.maximum(o, new_close) * np.exp(np.abs(rng.normal(0, 0.6, n)) * spread), 2), down, up)
-        lo_ = np.clip(np.round(np.minimum(o, new_close) * np.exp(-np.abs(rng.normal(0, 0.6, n)) * spread), 2), down, up)
-        o = np.where(locked_up, up, np.where(locked_down, down, o))
-        h = np.maximum(np.where(locked_up, up, np.where(locked_down, down, h)), np.maximum(o, new_close))
-        lo_ = np.minimum(np.where(locked_up, up, np.where(locked_down, down, lo_)), np.minimum(o, new_close))
-        new_close = np.where(locked_up, up, np.where(locked_down, down, new_close))
-        # turnover (log): stock level, market level, persistent idiosyncratic part, events
-        turn_mkt = cfg.turnover_market_persistence * turn_mkt + 0.08 * rng.standard_normal() - (0.02 if in_crisis[t] else 0.0)
-        turn_idio = cfg.turnover_persistence * turn_idio + cfg.turnover_idio_sd * np.sqrt(1 - cfg.turnover_persistence ** 2) * rng.standard_normal(n)
-        ret = new_close / ref - 1
-        log_turn = (turn_base + turn_mkt + turn_idio + rng.normal(0, cfg.turnover_noise_sd, n)
-                    + 0.25 * np.minimum(np.abs(ret) / (idio * vol), 4)
-                    + np.where(state == 1, 0.45 * np.minimum(days_in_state / cfg.accumulation_days, 1), 0)
-                    + np.where(state == 2, 0.9, 0) + 8 * np.abs(hype)
-                    - 0.6 * (in_crisis[t] * np.clip(size_exp, 0, None))
-                    + np.where(locked_up | locked_down, -1.8, 0))
-        turnover = np.minimum(np.exp(log_turn), 0.5)
-        volume = np.maximum(np.round(turnover * shares_float, -2), 100.0)
+        s.log_fair = np.where(newly, np.log(price0 * s.adj), s.log_fair)
+        suspended = _suspension_step(cfg, rng, s, listed, newly, bool(in_crisis[t]))
+        q = _quote_step(rng, s, stocks, ref, st, bool(wide_limits[t]), mkt.vol, vol_mult)
+        volume = _turnover_step(cfg, rng, s, stocks, q, ref, mkt.vol, bool(in_crisis[t]))
         trading = listed & ~suspended
-        zero_row = listed & suspended & susp_zero_rows & ~newly
+        zero_row = listed & suspended & s.susp_zero_rows & ~newly
         # a suspended stock keeps its close; its fair price keeps moving
-        close = np.where(trading, new_close, close)
-        below_one = np.where(trading & (close < 1.0), below_one + 1, np.where(trading, 0, below_one))
-        delist_idx = np.where((below_one >= 20) & (delist_idx > t + 10), t + 10, delist_idx)
-        # rows
-        emit = trading | zero_row
-        idx = np.flatnonzero(emit)
-        zr = zero_row[idx]
-        c_row = close[idx]
-        cols["i"].append(idx)
-        cols["t"].append(np.full(len(idx), t, dtype=np.int32))
-        for name, arr in (("open", o), ("high", h), ("low", lo_)):
-            cols[name].append(np.where(zr, c_row, arr[idx]))
-        cols["close"].append(c_row)
-        cols["volume"].append(np.where(zr, 0.0, volume[idx]))
-        vwap = (o[idx] + h[idx] + lo_[idx] + c_row) / 4
-        cols["amount"].append(np.where(zr, 0.0, np.round(volume[idx] * vwap, 2)))
-        cols["adj_factor"].append(adj[idx])
-        cols["shares_total"].append(shares_total[idx])
-        cols["shares_float"].append(shares_float[idx])
-        cols["st"].append(st[idx])
-        cols["limit_up"].append(up[idx])
-        cols["limit_down"].append(down[idx])
-        # quarter end: holders' disclosure for the quarter (announced with the fundamentals)
-        if t in q_ends:
-            frac = state_days / max(1, q_days)
-            d_holders = (-0.12 * frac[0] + 0.18 * frac[1] + rng.normal(0, holder_vol))
-            holder_log = holder_log + d_holders
-            top10 = np.clip(top10 * np.exp(-0.6 * d_holders + rng.normal(0, 0.02, n)), 0.01, 0.99)
-            holder_rows.append((t, np.exp(holder_log).round(), top10.copy()))
-            state_days[:] = 0
-            q_days = 0
-        # month end: refresh hazards and size exposure from what is public; record ground truth
-        if is_month_end[t]:
-            cap = close * shares_total
-            active = listed & (t < delist_idx)
-            q_known = (fund.announce_idx <= t).sum(axis=0) - 1
-            book = fund.book_equity[np.clip(q_known, 0, None), np.arange(n)]
-            cheap = _ranks(np.where(q_known >= 0, book / cap, 0.0), active)
-            small = -_ranks(np.log(cap), active)
-            stable = _ranks(stability, active)
-            hazard = cfg.discovery_base * np.exp(cfg.cheap_loading * cheap + cfg.stable_loading * stable
-                                                 + cfg.small_loading * small) * np.where(trap, 0.3, 1.0)
-            lc = np.log(cap[active])
-            size_exp = np.zeros(n)
-            size_exp[active] = -(lc - lc.mean()) / lc.std()
-            truth_parts.append(_truth(cfg, t, idx[~zr], state, hazard, p12, p20, mu_state, hype, size_exp,
-                                      trap, crisis_rate, np.log(fair_raw / close), sig))
+        s.close = np.where(trading, q.close, s.close)
+        s.below_one = np.where(trading & (s.close < 1.0), s.below_one + 1, np.where(trading, 0, s.below_one))
+        s.delist_idx = np.where((s.below_one >= 20) & (s.delist_idx > t + 10), t + 10, s.delist_idx)
+        idx, zr = _emit_rows(cols, t, s, q, volume, st, trading | zero_row, zero_row)
+        if t in q_ends:  # announced with the fundamentals
+            holder_rows.append((t, *_quarter_end_step(rng, s, stocks)))
+        if is_month_end[t]:  # hazards and size exposure from what is public; the ground truth
+            _month_end_step(cfg, s, stocks, fund, t, listed)
+            truth_parts.append(_truth(cfg, t, idx[~zr], s.state, s.hazard, p12, p20, mu_state, s.hype, s.size_exp,
+                                      trap, crisis_rate, np.log(q.fair_raw / s.close), sig))
         if progress is not None:
             progress(t + 1, t_len)
+    delist_idx = s.delist_idx
 
     bars = _assemble_bars(cols, symbol, cal)
     # delist_date is the last trading day (the last bar) of a stock whose listing ended

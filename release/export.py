@@ -79,6 +79,8 @@ class ParityError(ExportError):
 
 @dataclass(frozen=True)
 class Exported:
+    """A published bundle: where it is, its manifest and the parity figures."""
+
     out: Path
     manifest: dict
     parity: Parity
@@ -106,6 +108,7 @@ def _run_artifacts(client: MlflowClient, run_id: str) -> tuple[dict, pd.Datetime
 
 
 def registered_names() -> set[str]:
+    """Names of every registered feature."""
     return {f.name for f in registered()}
 
 
@@ -139,7 +142,7 @@ def _snapshot(panel: pd.DataFrame, X: pd.DataFrame, features: list[str], booster
     for j, name in enumerate(features):
         snap[name] = model_x[:, j].astype(np.float32)
     snap["onnx_score"] = np.where(members, onnx_scores, np.nan)
-    contributions = booster.predict(X.to_numpy(np.float64)[members], pred_contrib=True)
+    contributions = np.asarray(booster.predict(X.to_numpy(np.float64)[members], pred_contrib=True))
     order, values = top_drivers(contributions, features)
     raw = panel[features].to_numpy(np.float64)[members]
     names = np.asarray(features, dtype=object)
@@ -197,9 +200,10 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
         mv = resolve_version(client, model_name, alias, run_id)
     except (ValueError, LookupError) as exc:
         raise ExportRequestError(str(exc)) from None
+    run_id = str(mv.run_id)  # the run that registered it
     try:
-        run = client.get_run(mv.run_id)
-        spec, oos_dates = _run_artifacts(client, mv.run_id)
+        run = client.get_run(run_id)
+        spec, oos_dates = _run_artifacts(client, run_id)
         booster: lgb.Booster = mlflow.lightgbm.load_model(f"models:/{model_name}/{mv.version}")
     except MlflowException as exc:
         raise ExportError(f"{model_name} version {mv.version} (run {mv.run_id}): {exc.message}") from None
@@ -243,7 +247,7 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
     members = panel["in_universe"].to_numpy(bool)
     if not members.any():
         raise ExportError(f"no universe members on the served dates {served[0]:%Y-%m-%d}..{served[-1]:%Y-%m-%d}")
-    native = booster.predict(X.to_numpy(np.float64)[members])
+    native = np.asarray(booster.predict(X.to_numpy(np.float64)[members]))
     onnx_scores = np.full(len(panel), np.nan)
     onnx_scores[members] = OnnxScorer(raw_model).score(X.to_numpy(np.float64)[members])
     report = parity(native, onnx_scores[members], panel["date"].to_numpy()[members],
@@ -291,7 +295,7 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False), encoding="utf-8")
         say("mlflow")
         try:
-            client.log_artifacts(mv.run_id, str(tmp), names.BUNDLE_DIR)
+            client.log_artifacts(run_id, str(tmp), names.BUNDLE_DIR)
         except MlflowException as exc:
             raise ExportError(f"MLflow at {tracking_uri}: {exc.message} (nothing was published)") from None
         say("publish")

@@ -56,6 +56,7 @@ class Parity:
 
     @property
     def passed(self) -> bool:
+        """True when no gate condition failed."""
         return not self.reasons
 
 

@@ -39,6 +39,7 @@ class PublishError(Exception):
 
 
 def bundle_name(manifest: dict) -> str:
+    """A bundle's directory name: ``v<model version, 4 digits>-<bundle_id>``."""
     return f"v{int(manifest['model']['version']):04d}-{manifest['bundle_id']}"
 
 
@@ -49,11 +50,13 @@ def write_json(path: Path, value: object) -> None:
 
 
 def history(root: Path) -> list[str]:
+    """Published bundle names, oldest first (empty for a new root)."""
     path = Path(root) / HISTORY
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
 
 
 def current(root: Path) -> str | None:
+    """The bundle ``current`` points at, or None."""
     link = Path(root) / CURRENT
     return os.readlink(link) if link.is_symlink() else None
 

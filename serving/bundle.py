@@ -40,6 +40,8 @@ class BundleError(Exception):
 
 
 class ModelInfo(BaseModel):
+    """The exported model: registered name, version, training run and aliases at export."""
+
     model_config = ConfigDict(extra="allow")
     name: str
     version: str
@@ -48,6 +50,8 @@ class ModelInfo(BaseModel):
 
 
 class CrowdingDay(BaseModel):
+    """One served date's crowding gauges, their percentiles and the regime."""
+
     regime: Literal["unknown", "normal", "elevated", "crowded"]
     turnover_share: float | None
     turnover_share_pctile: float | None
@@ -56,6 +60,8 @@ class CrowdingDay(BaseModel):
 
 
 class CrowdingInfo(BaseModel):
+    """The crowding rule and each served date's regime."""
+
     rule: dict[str, float]
     by_date: dict[dt.date, CrowdingDay]
 
@@ -102,6 +108,7 @@ class Book:
 
     @property
     def size(self) -> int:
+        """Universe members on the date."""
         return len(self.m_symbol)
 
 
@@ -113,6 +120,7 @@ def resolve(path: str | Path) -> Path:
 
 
 def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -166,6 +174,7 @@ class Bundle:
 
     @property
     def dates(self) -> list[dt.date]:
+        """Served dates, oldest first."""
         return sorted(self.books)
 
     def crowding(self, day: dt.date) -> dict[str, Any] | None:
@@ -176,6 +185,7 @@ class Bundle:
 
     @classmethod
     def load(cls, path: str | Path, threads: int = 1) -> Bundle:
+        """Load, verify and score the bundle at ``path`` (see the module docstring); BundleError names the fault."""
         import time
 
         start = time.perf_counter()

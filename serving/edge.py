@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from serving.settings import ServeSettings
@@ -25,12 +26,15 @@ OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 
 
 class BearerAuth:
+    """Answer 401 unless the request carries the bearer token (see the module docstring)."""
+
     def __init__(self, app: Any, token: str | None = None) -> None:
         self.app = app
         token = token if token is not None else ServeSettings().api_token
         self.expected = token.encode() if token else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Pass the request on, or answer 401."""
         if self.expected is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
@@ -43,11 +47,14 @@ class BearerAuth:
 
 
 class JsonOnly:
+    """Answer 415 to a POST that is not JSON and 413 to one over the byte limit."""
+
     def __init__(self, app: Any, max_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes if max_bytes is not None else ServeSettings().max_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Pass the request on, or answer 415 or 413 before its body is read."""
         if scope["type"] == "http" and scope["method"] == "POST":
             headers = dict(scope["headers"])
             given = headers.get(b"content-type")
@@ -65,7 +72,7 @@ class JsonOnly:
 
 
 async def _answer(send: Any, status: int, message: str, loc: list[str], msg: str, kind: str,
-                  headers: list[tuple[bytes, bytes]] = ()) -> None:
+                  headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     body = json.dumps({"error": message, "detail": [{"loc": loc, "msg": msg, "type": kind}]}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

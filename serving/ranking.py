@@ -28,11 +28,14 @@ from serving.schemas import RankRequest, ScoreRequest
 
 
 class RequestError(Exception):
+    """A request the bundle cannot answer: the HTTP status and pydantic-style details."""
+
     def __init__(self, status: int, message: str, detail: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.detail = status, message, detail or []
 
     def body(self) -> dict[str, Any]:
+        """The JSON error body: ``{"error": message, "detail": [...]}``."""
         return {"error": self.message, "detail": self.detail}
 
 
@@ -41,6 +44,7 @@ def _f(value: float) -> float | None:
 
 
 def book_for(bundle: Bundle, as_of: dt.date | None) -> Book:
+    """The served date ``as_of`` (default: the latest); 404 listing the served dates otherwise."""
     dates = bundle.dates
     if as_of is None:
         return bundle.books[dates[-1]]
@@ -77,7 +81,7 @@ def _request_reasons(book: Book, req: RankRequest) -> np.ndarray:
         left = np.flatnonzero(reason == None)  # noqa: E711
         by_cap = left[np.argsort(book.m_cap_order[left], kind="stable")]
         reason[by_cap[universe.smallest_n:]] = "not_smallest"
-    elif universe is not None:
+    elif universe is not None and universe.cap_band is not None:
         low, high = universe.cap_band
         outside = (book.m_cap < low) | (book.m_cap > high) | np.isnan(book.m_cap)
         reason[(reason == None) & outside] = "outside_band"  # noqa: E711
@@ -85,9 +89,9 @@ def _request_reasons(book: Book, req: RankRequest) -> np.ndarray:
 
 
 def _liquidity(amount: float, req: RankRequest) -> dict[str, float | None]:
-    amount = _f(amount)
-    return {"median_amount_20": amount,
-            "max_position": None if amount is None else req.participation_cap * amount * req.days}
+    known = _f(amount)
+    return {"median_amount_20": known,
+            "max_position": None if known is None else req.participation_cap * known * req.days}
 
 
 def rank(bundle: Bundle, req: RankRequest) -> dict[str, Any]:
@@ -96,7 +100,7 @@ def rank(bundle: Bundle, req: RankRequest) -> dict[str, Any]:
     reason = _request_reasons(book, req)
     kept = np.flatnonzero(reason == None)  # noqa: E711 - elementwise on an object array
     n = len(kept)
-    def member(i: int, rank_: int | None, excluded_for: str | None) -> dict[str, Any]:
+    def member(i: int | np.integer, rank_: int | None, excluded_for: str | None) -> dict[str, Any]:
         percentile = None if rank_ is None else 100.0 * (n - rank_) / (n - 1) if n > 1 else 100.0
         return {"symbol": book.m_symbol[i], "score": float(book.m_score[i]), "rank": rank_, "percentile": percentile,
                 "in_universe": excluded_for is None, "exclusion_reason": excluded_for, "board": book.m_board[i],
@@ -134,7 +138,7 @@ def feature_matrix(bundle: Bundle, req: ScoreRequest, max_rows: int) -> np.ndarr
         for name in given:
             if name not in known:
                 detail.append({"loc": ["rows", r, name], "msg": "unknown feature", "type": "unknown_feature"})
-            elif given[name] is not None and abs(given[name]) == float("inf"):
+            elif (value := given[name]) is not None and abs(value) == float("inf"):
                 detail.append({"loc": ["rows", r, name], "msg": "must be finite, null or NaN",
                                "type": "finite_number"})
         for name in features:

@@ -39,11 +39,15 @@ class UniverseFilter(_Request):
 
 
 class Exclude(_Request):
+    """Boards and symbols to drop from the ranking."""
+
     boards: list[Name] = Field(default_factory=list, max_length=100)
     symbols: list[Name] = Field(default_factory=list, max_length=10_000)
 
 
 class RankRequest(_Request):
+    """A ranking request: date, how many, which universe, exclusions, liquidity assumptions."""
+
     as_of: dt.date | None = Field(None, description="A served date (GET /model lists them); default: the latest.")
     top_n: Annotated[Int, Field(ge=1, le=10_000)] = 50
     universe: UniverseFilter | None = None
@@ -57,12 +61,16 @@ class RankRequest(_Request):
 
 
 class Driver(BaseModel):
+    """One of the strongest contributions to a stock's score."""
+
     feature: str
     contribution: float = Field(description="LightGBM pred_contrib of the feature to this score.")
     value: float | None = Field(description="The feature's raw (untransformed) value.")
 
 
 class Liquidity(BaseModel):
+    """How much of a stock can be bought: the 20-day median amount and the position it allows."""
+
     median_amount_20: float | None
     max_position: float | None = Field(
         description="participation_cap x median_amount_20 x days: the largest position (currency) that can "
@@ -70,6 +78,8 @@ class Liquidity(BaseModel):
 
 
 class RankedStock(BaseModel):
+    """One stock of a ranking (an excluded one has no score or rank, and says why)."""
+
     symbol: str
     score: float | None
     rank: int | None = Field(description="1 = highest score among the (filtered) universe; null if excluded.")
@@ -99,6 +109,8 @@ class Crowding(BaseModel):
 
 
 class RankResponse(BaseModel):
+    """A ranking: the date, the model, the universe and the stocks in rank order."""
+
     as_of: dt.date
     model_name: str
     model_version: str
@@ -120,16 +132,22 @@ class ScoreRow(BaseModel):
 
 
 class ScoreRequest(_Request):
+    """Rows of model-input features to score."""
+
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=True)
     rows: list[ScoreRow]
 
 
 class Score(BaseModel):
+    """One row's score."""
+
     symbol: str
     score: float
 
 
 class ScoreResponse(BaseModel):
+    """The scores, in the order of the rows given."""
+
     model_name: str
     model_version: str
     bundle_id: str

@@ -6,16 +6,22 @@ NaN means missing and is routed the way LightGBM routes it. Needs only numpy and
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import onnxruntime as ort
 
 INPUT = "features"
 
 
+class _Serializable(Protocol):
+    def SerializeToString(self) -> bytes: ...  # noqa: N802 - the protobuf name
+
+
 class OnnxScorer:
     """An onnxruntime CPU session over an ONNX model (``threads`` intra-op threads)."""
 
-    def __init__(self, model: bytes | object, threads: int = 1) -> None:
+    def __init__(self, model: bytes | _Serializable, threads: int = 1) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

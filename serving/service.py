@@ -81,6 +81,7 @@ def _json(body: dict[str, Any]) -> Response:
 
 
 def summary(bundle: Bundle, max_rows: int) -> dict[str, Any]:
+    """The body of ``GET /model``."""
     m, raw = bundle.manifest, bundle.raw_manifest
     return {"model": m.model.model_dump(), "bundle_id": m.bundle_id, "exported_at": m.exported_at,
             "features": [{"name": n, "lookback": m.lookback.get(n)} for n in m.features],
@@ -140,17 +141,18 @@ class Spotlight:
         """Rank the universe on ``as_of`` (default: the latest served date): the top ``top_n``
         with score, rank, percentile, the three strongest drivers and liquidity."""
         try:
-            return _json(rank_bundle(self.bundle, RankRequest.model_validate(request)))  # self.bundle read once
+            # self.bundle is read once; the annotation is the OpenAPI schema, the body already serialised (_json)
+            return _json(rank_bundle(self.bundle, RankRequest.model_validate(request)))  # type: ignore[return-value]
         except RequestError as exc:
-            return _error(exc)
+            return _error(exc)  # type: ignore[return-value]
 
     @bentoml.api(route="/score", input_spec=ScoreRequest)
     def score(self, **request: Any) -> ScoreResponse:
         """Score rows of model-input features (names from GET /model) with the ONNX model."""
         try:
-            return _json(score_bundle(self.bundle, ScoreRequest.model_validate(request), self.max_rows))
+            return _json(score_bundle(self.bundle, ScoreRequest.model_validate(request), self.max_rows))  # type: ignore[return-value]
         except RequestError as exc:
-            return _error(exc)
+            return _error(exc)  # type: ignore[return-value]
 
     @web.get("/model", response_model=ModelSummary)
     def model(self) -> dict[str, Any]:
@@ -158,5 +160,6 @@ class Spotlight:
         return summary(self.bundle, self.max_rows)
 
 
-Spotlight.add_asgi_middleware(BearerAuth)  # outermost: no token, no further answer
-Spotlight.add_asgi_middleware(JsonOnly)
+# bentoml.service adds add_asgi_middleware to the class it returns
+Spotlight.add_asgi_middleware(BearerAuth)  # type: ignore[attr-defined]  # outermost: no token, no further answer
+Spotlight.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]

@@ -23,6 +23,8 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
 class ServeSettings(BaseSettings):
+    """The ``SPOTLIGHT_*`` settings (see the module docstring)."""
+
     model_config = SettingsConfigDict(env_prefix="SPOTLIGHT_", extra="ignore", frozen=True)
 
     bundle: str = Field("bundle", min_length=1)

@@ -64,6 +64,7 @@ class AppConfig(Section):
         return values.pop("train") | values
 
     def to_toml(self) -> str:
+        """The configuration as a TOML file in the flat layout."""
         return tomli_w.dumps(self.as_toml())
 
     def flat(self) -> dict[str, str]:

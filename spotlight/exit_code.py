@@ -10,6 +10,8 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
+    """How a command ended (see each member's comment)."""
+
     OK = 0              # done (retrain: promoted and published)
     FAILED = 1          # invalid data, an unservable model, a failed step: nothing was changed
     USAGE = 2           # a bad option, config, alias or run

@@ -60,6 +60,8 @@ def read_parquet(client: MlflowClient, run_id: str, path: str, columns: list[str
 
 @dataclass(frozen=True)
 class RunPredictions:
+    """A training run's out-of-sample predictions, its universe and its experiment."""
+
     predictions: pd.DataFrame
     universe: dict[str, object]
     experiment_id: str

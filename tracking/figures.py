@@ -17,11 +17,13 @@ DPI = 110
 
 
 def figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """A constrained-layout figure of ``width`` x ``height`` inches with one axes."""
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig, fig.add_subplot()
 
 
 def no_data(fig: Figure, ax: Axes, title: str) -> Figure:
+    """Turn ``fig`` into the 'no data' figure titled ``title``."""
     ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, fontsize=14)
     ax.set_axis_off()
     ax.set_title(title)

@@ -23,6 +23,7 @@ from tracking import artifacts as names
 
 
 def default_uri(root: str | Path = "mlruns") -> str:
+    """The SQLite store under ``root`` (artifacts beside it)."""
     return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
@@ -73,6 +74,8 @@ def git_tags() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class LoggedRun:
+    """Where a run was logged (and the model version it registered, if any)."""
+
     run_id: str
     experiment_id: str
     model_name: str

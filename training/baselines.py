@@ -35,19 +35,23 @@ def baseline(name: str) -> Callable[[Factory], Factory]:
 
 @baseline("size")
 def size(b: BaselinesSection, features: Sequence[str]) -> Model:
+    """Size alone (``baselines.size``): small caps have done better."""
     return SingleFactor(b.size)
 
 
 @baseline("reversal")
 def reversal(b: BaselinesSection, features: Sequence[str]) -> Model:
+    """Short-term reversal alone (``baselines.reversal``)."""
     return SingleFactor(b.reversal)
 
 
 @baseline("abnormal_turnover")
 def abnormal_turnover(b: BaselinesSection, features: Sequence[str]) -> Model:
+    """Abnormal turnover alone (``baselines.abnormal_turnover``), its sign learned."""
     return SingleFactor(b.abnormal_turnover)
 
 
 @baseline("ridge")
 def ridge(b: BaselinesSection, features: Sequence[str]) -> Model:
+    """Ridge on the ranked per-stock features."""
     return RidgeRanks([f for f in features if REGISTRY[f].family != "segment"], alpha=b.ridge_alpha)

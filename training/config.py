@@ -28,6 +28,8 @@ class Section(BaseModel):
 
 
 class WalkForwardSection(Section):
+    """How the walk-forward splits month-ends (see :class:`training.walk_forward.WalkForward`)."""
+
     window: Literal["expanding", "rolling"] = Field("expanding", description="expanding | rolling")
     min_train: int = Field(36, ge=1, description="month-ends in the first training window (expanding)")
     train_size: int = Field(60, ge=1, description="month-ends per training window (rolling)")
@@ -39,6 +41,8 @@ class WalkForwardSection(Section):
 
 
 class LightGBMSection(Section):
+    """LightGBM's settings (``max_rounds`` and ``early_stopping`` go to the training loop)."""
+
     learning_rate: float = Field(0.05, gt=0, le=1)
     num_leaves: int = Field(15, ge=2)
     min_data_in_leaf: int = Field(200, ge=1)
@@ -52,12 +56,16 @@ class LightGBMSection(Section):
 
 
 class RankerSection(Section):
+    """LambdaRank's settings (``model = "ranker"``)."""
+
     relevance_levels: int = Field(10, ge=2, le=31, description="per-date label quantiles used as LambdaRank "
                                                                "relevance 0..levels-1")
     truncation_level: int = Field(50, ge=1, description="LambdaRank cares about the top of each date's list")
 
 
 class BaselinesSection(Section):
+    """The baselines' features and the ridge's penalty."""
+
     size: str = "log_market_cap"
     reversal: str = "ret_20"
     abnormal_turnover: str = "abnormal_turnover_20_120"
@@ -65,6 +73,8 @@ class BaselinesSection(Section):
 
 
 class EvaluationSection(Section):
+    """Out-of-sample evaluation: the top-N portfolio size and the number of quantiles."""
+
     top_n: int = Field(50, ge=1)
     quantiles: int = Field(10, ge=2)
 
@@ -100,6 +110,7 @@ class TrainConfig(Section):
 
     @property
     def label_column(self) -> str:
+        """The panel column of the label (``label_<label>``)."""
         return f"label_{self.label}"
 
     def hash(self) -> str:

@@ -19,7 +19,7 @@ cross-section); ``valid`` is an optional ``(X, y, dates)`` block for early stopp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
 import lightgbm as lgb
@@ -103,8 +103,10 @@ class GBM:
         return data, order
 
     def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> GBM:
+        """Fit on the rows, early-stopping on ``valid``'s mean per-date RankIC; returns ``self``."""
         train, _ = self._dataset(X, y, dates)
-        callbacks, valid_sets, feval = [], [], None
+        callbacks: list[Callable[..., Any]] = []
+        valid_sets, feval = [], None
         if valid is not None and len(valid[0]):
             Xv, yv, dv = valid
             vset, vorder = self._dataset(Xv, yv, dv, reference=train)
@@ -124,11 +126,12 @@ class GBM:
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster_.predict(X[self.feature_names_])
+        """The booster's score of each row."""
+        return np.asarray(self.booster_.predict(X[self.feature_names_]))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-row feature contributions (LightGBM ``pred_contrib``; the bias column dropped)."""
-        raw = self.booster_.predict(X[self.feature_names_], pred_contrib=True)
+        raw = np.asarray(self.booster_.predict(X[self.feature_names_], pred_contrib=True))
         return pd.DataFrame(raw[:, :-1], columns=self.feature_names_, index=X.index)
 
     def importance(self) -> pd.Series:
@@ -144,11 +147,13 @@ class SingleFactor:
         self.feature = feature
 
     def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> SingleFactor:
+        """Learn the feature's sign from the training rows' mean per-date RankIC; returns ``self``."""
         ic = mean_rank_ic(X[self.feature].to_numpy(dtype="float64"), y.to_numpy(dtype="float64"), np.asarray(dates))
         self.sign_ = -1.0 if ic < 0 else 1.0
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The feature times its sign."""
         return self.sign_ * X[self.feature].to_numpy(dtype="float64")
 
 
@@ -161,10 +166,12 @@ class RidgeRanks:
         self.alpha = alpha
 
     def fit(self, X: pd.DataFrame, y: pd.Series, dates: pd.Series, valid: Valid | None = None) -> RidgeRanks:
+        """Fit the imputer, scaler and ridge on the rows; returns ``self``."""
         self.model_ = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
                                     Ridge(alpha=self.alpha))
         self.model_.fit(X[self.columns].to_numpy(), y.to_numpy(dtype="float64"))
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The ridge's prediction for each row."""
         return self.model_.predict(X[self.columns].to_numpy())

@@ -52,11 +52,14 @@ class TrainingData:
 
     @property
     def members(self) -> np.ndarray:
+        """Per panel row: a universe member on its date."""
         return self.panel["in_universe"].to_numpy(dtype=bool)
 
 
 @dataclass
 class TrainResult:
+    """One training run: data, folds, out-of-sample predictions and evaluations, the final model."""
+
     config: TrainConfig
     data: TrainingData
     folds: list[Fold]
@@ -72,6 +75,7 @@ class TrainResult:
 
     @property
     def model_names(self) -> list[str]:
+        """``score`` (LightGBM) and ``baseline_<name>``, in evaluation order."""
         return list(self.evaluations)
 
 
@@ -81,6 +85,7 @@ def baseline_models(config: TrainConfig, features: list[str]) -> dict[str, Calla
 
 
 def make_gbm(config: TrainConfig) -> GBM:
+    """The LightGBM model the config describes (seeded)."""
     lg = config.lightgbm
     params = lg.model_dump(exclude={"max_rounds", "early_stopping"})
     return GBM(config.model, params, max_rounds=lg.max_rounds, early_stopping=lg.early_stopping, seed=config.seed,
@@ -88,6 +93,7 @@ def make_gbm(config: TrainConfig) -> GBM:
 
 
 def splitter(config: TrainConfig) -> WalkForward:
+    """The walk-forward splitter the config describes."""
     return WalkForward(**config.walk_forward.model_dump())
 
 

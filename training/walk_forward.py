@@ -44,6 +44,7 @@ class Fold:
         return self.fit.append(self.valid) if len(self.valid) else self.fit
 
     def describe(self) -> dict[str, str]:
+        """Each part's first and last date as ``start..end`` text."""
         def span(d: pd.DatetimeIndex) -> str:
             return f"{d[0]:%Y-%m-%d}..{d[-1]:%Y-%m-%d}" if len(d) else "-"
         return {"fit": span(self.fit), "valid": span(self.valid), "test": span(self.test)}
@@ -82,6 +83,7 @@ class WalkForward:
 
     @property
     def gap(self) -> int:
+        """Month-ends dropped between training and test: purge + embargo."""
         return self.purge + self.embargo
 
     def _window(self, dates: pd.DatetimeIndex, end: int) -> Fold:
@@ -109,6 +111,7 @@ class WalkForward:
         return self._window(d, len(d))
 
     def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
+        """The number of folds (scikit-learn's splitter protocol; ``groups``: the row dates)."""
         return len(self.folds(_row_dates(X, groups)))
 
     def split(self, X: object, y: object = None, groups: object = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -27,6 +27,7 @@ def fail(message: str, code: ExitCode = ExitCode.FAILED) -> typer.Exit:
 
 
 def fail_with(exc: CommandError) -> typer.Exit:
+    """The exit for a job's error: its message, its code."""
     return fail(str(exc), exc.code)
 
 

@@ -50,7 +50,7 @@ def features(
         raise fail(f"--universe must be smallest_n or cap_band, got {universe!r}", ExitCode.USAGE)
     try:
         check_transforms(transform or [])
-        config = UniverseConfig(kind=universe, n=n, band=band)  # type: ignore[arg-type]
+        config = UniverseConfig(kind=universe, n=n, band=band)
     except CommandError as exc:
         raise fail_with(exc) from None
     except ValidationError as exc:

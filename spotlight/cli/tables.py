@@ -9,6 +9,7 @@ from market.load import Market
 
 
 def market_table(market: Market) -> Table:
+    """One row per figure of :func:`market.summary.describe`."""
     from market.summary import describe
 
     table = Table(title=f"market {market.source}", show_header=False)
@@ -20,6 +21,7 @@ def market_table(market: Market) -> Table:
 
 
 def calibration_table(frame: pd.DataFrame, tolerance: float) -> Table:
+    """Each stylised fact of both markets, their ratio and whether it is within ``tolerance``."""
     table = Table(title=f"simulated vs real (within {tolerance:g}x marked ok)")
     for col in ("figure", "simulated", "real", "ratio", "ok"):
         table.add_column(col, justify="left" if col == "figure" else "right")
@@ -48,6 +50,7 @@ def ic_table(summary: pd.DataFrame, label: str) -> Table:
 
 
 def ic_markdown(summary: pd.DataFrame) -> str:
+    """:func:`ic_table` as Markdown."""
     lines = ["| family | feature | " + " | ".join(IC_COLUMNS) + " |", "|---|---|" + "---|" * len(IC_COLUMNS)]
     for name, row in summary.iterrows():
         lines.append(f"| {row['family']} | {name} | " + " | ".join(_ic_cells(row)) + " |")
@@ -76,6 +79,7 @@ def models_table(summaries: dict[str, dict[str, float]], title: str) -> Table:
 
 
 def models_markdown(summaries: dict[str, dict[str, float]]) -> str:
+    """:func:`models_table` as Markdown."""
     lines = ["| model | " + " | ".join(k for k, _ in HEADLINE) + " |", "|---|" + "---|" * len(HEADLINE)]
     for name, summary in summaries.items():
         lines.append(f"| {name} | " + " | ".join(_cell(summary.get(k, float("nan")), f) for k, f in HEADLINE) + " |")

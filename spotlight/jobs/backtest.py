@@ -34,6 +34,8 @@ class BacktestJobError(CommandError):
 
 @dataclass(frozen=True)
 class BacktestOutcome:
+    """What the job produced: the report's content, the HTML file and the MLflow run (if logged)."""
+
     report: BacktestReport
     html: Path
     run_id: str | None

@@ -28,6 +28,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from spotlight.exit_code import ExitCode
+
 Say = Callable[[str], None]
 
 
@@ -125,8 +127,8 @@ def _backtest(data: Path, out: Path, cfg, say: Say) -> Path | None:
 
 
 def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port: int = 3000,
-             say: Say = print) -> int:
-    """The demo; returns 0 when every step worked."""
+             say: Say = print) -> ExitCode:
+    """The demo; ExitCode.OK when every step worked."""
     from spotlight.config import load_config
 
     started = time.perf_counter()
@@ -139,7 +141,7 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
 
     say("== 2. walk-forward training in MLflow, ONNX export, publish (data to a month ago)")
     first = _retrain(earlier, root, cfg, say)
-    if first.code not in (0, 4):
+    if first.code not in (ExitCode.OK, ExitCode.KEPT):
         return first.code
 
     say("== 3. the ranking service")
@@ -156,7 +158,7 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
         while True:
             if service.poll() is not None:
                 say(f"the service exited {service.returncode}; see {log}")
-                return 1
+                return ExitCode.FAILED
             try:
                 with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:
                     if r.status == 200:
@@ -164,25 +166,25 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
             except OSError:
                 if time.monotonic() > deadline:
                     say(f"the service was not ready in 120 s; see {log}")
-                    return 1
+                    return ExitCode.FAILED
                 time.sleep(0.5)
         say(f"serving {url}; POST /rank top_n 20:")
         _print_top(_call(f"{url}/rank", {"top_n": 20}), say)
 
         say("== 4. retrain with the month held back, the promotion gate, hot reload")
         second = _retrain(full, root, cfg, say)
-        if second.code == 0:
+        if second.code == ExitCode.OK:
             deadline = time.monotonic() + 60
             while _call(f"{url}/model")["model"]["version"] != second.version and time.monotonic() < deadline:
                 time.sleep(0.5)
             model = _call(f"{url}/model")
             if model["model"]["version"] != second.version:
                 say(f"the service did not swap in version {second.version} within 60 s; see {log}")
-                return 1
+                return ExitCode.FAILED
             say(f"the running service now serves version {model['model']['version']} (bundle {model['bundle_id']}, "
                 f"dates to {model['dates'][-1]}) -- swapped in without a restart")
             _print_top(_call(f"{url}/rank", {"top_n": 5}), say)
-        elif second.code != 4:
+        elif second.code != ExitCode.KEPT:
             return second.code
     finally:
         service.send_signal(signal.SIGTERM)
@@ -194,7 +196,7 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
     say("== 5. backtest the champion's out-of-sample predictions: costs, limits, capacity, crowding")
     report = _backtest(full, out, cfg, say)
     if report is None:
-        return 1
+        return ExitCode.FAILED
 
     say("== 6. where to look")
     say("MLflow UI:     make mlflow-ui, then open http://127.0.0.1:5000 (experiment 'spotlight', model "
@@ -204,4 +206,4 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
     say(f"roll back:     spotlight rollback --serve-root {root}")
     say(f"the backtest:  open {report} (one self-contained page)")
     say(f"demo finished in {time.perf_counter() - started:.0f} s; the service was stopped")
-    return 0
+    return ExitCode.OK

@@ -73,6 +73,8 @@ class RetrainError(CommandError):
 
 @dataclass
 class Outcome:
+    """What the job decided, its exit code and the figures it measured."""
+
     code: ExitCode
     decision: str
     message: str
@@ -123,6 +125,8 @@ class State:
 
 @dataclass(frozen=True)
 class Decision:
+    """The repair to make (if any) and whether to train (``train``) or why not."""
+
     repair: Repair | None
     verdict: Verdict
     reason: str = ""
@@ -231,8 +235,9 @@ def _champion(client: MlflowClient, model: str) -> Champion | None:
     found = by_alias(client, model, CHAMPION)
     if found is None:
         return None
-    tags = client.get_run(found.run_id).data.tags
-    return Champion(str(found.version), found.run_id, tags.get(names.DATA_HASH), tags.get(names.DATA_END, ""),
+    run_id = str(found.run_id)
+    tags = client.get_run(run_id).data.tags
+    return Champion(str(found.version), run_id, tags.get(names.DATA_HASH), tags.get(names.DATA_END, ""),
                     tags.get(names.CONFIG_HASH))
 
 

@@ -23,6 +23,8 @@ class TrainJobError(CommandError):
 
 @dataclass(frozen=True)
 class Trained:
+    """The training result and its MLflow run."""
+
     result: TrainResult
     logged: LoggedRun
 
