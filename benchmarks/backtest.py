@@ -33,9 +33,9 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
+    from backtest.engine import BacktestConfig, run_backtest
     from benchmarks.features import simulated_market
     from market.load import load_market
-    from backtest.engine import BacktestConfig, run_backtest
 
     t0 = time.perf_counter()
     market = load_market(simulated_market(args.stocks, args.years))

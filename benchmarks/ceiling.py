@@ -30,8 +30,8 @@ def main() -> None:
 
     from features.transforms import rank
     from market.load import load_market
-    from training import evaluate as ev
     from spotlight.config import load_config
+    from training import evaluate as ev
     from training.train import evaluation_frame, prepare, run_walk_forward
 
     cfg = load_config().train

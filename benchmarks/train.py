@@ -34,8 +34,9 @@ def main() -> None:
 
     from benchmarks.features import simulated_market
     from market.load import load_market
-    from training import models, train as tr
     from spotlight.config import load_config
+    from training import models
+    from training import train as tr
 
     cfg = load_config(universe={"n": args.universe}).train
     market = load_market(simulated_market(args.stocks, args.years))

@@ -44,7 +44,7 @@ class AppConfig(Section):
 
     experiment: str = Field("spotlight", min_length=1, description="MLflow experiment of the runs")
     registered_model: str = Field("spotlight-microcap", min_length=1, description="MLflow registered model")
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = Field(default_factory=TrainConfig)  # built when asked: it checks the feature registry
     retrain: RetrainConfig = RetrainConfig()
     backtest: BacktestConfig = BacktestConfig()
     crowding: CrowdingRule = CrowdingRule()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import tiny_tables, write_tables
+from tests.helpers import quick_config, tiny_tables, write_tables
 
 REAL_MARKET = Path(__file__).resolve().parents[2] / "shared" / "markets" / "cn-dev-2010-2015"
 
@@ -39,22 +39,7 @@ def small_sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_market(simulate_market(SimulationConfig(n_stocks=300, years=3, seed=7)),
                         tmp_path_factory.mktemp("sim") / "market")
 
-BUNDLE_CONFIG = """  # the quick model behind the shared bundle (release and serving tests)
-[universe]
-n = 100
-[walk_forward]
-min_train = 18
-valid = 6
-[lightgbm]
-min_data_in_leaf = 40
-num_leaves = 7
-learning_rate = 0.1
-max_rounds = 200
-early_stopping = 20
-num_threads = 1
-[evaluation]
-top_n = 20
-"""
+BUNDLE_CONFIG = quick_config(100, 200)  # the quick model behind the shared bundle (release and serving tests)
 
 
 @pytest.fixture(scope="session")

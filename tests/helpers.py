@@ -202,25 +202,30 @@ def cut_market(src: Path, dst: Path, last: pd.Timestamp) -> Path:
     return dst
 
 
-RETRAIN_CONFIG = """
+def quick_config(n: int, max_rounds: int, walk_forward: str = "", extra: str = "") -> str:
+    """A TOML config that trains in seconds on a small simulated market: a universe of ``n``,
+    18 month-ends in the first window, small trees, one thread (``walk_forward``: more keys of
+    that table; ``extra``: more tables, appended last)."""
+    return f"""
 [universe]
-n = 80
+n = {n}
 [walk_forward]
 min_train = 18
 valid = 6
-refit_every = 6
+{walk_forward}
 [lightgbm]
 min_data_in_leaf = 40
 num_leaves = 7
 learning_rate = 0.1
-max_rounds = 150
+max_rounds = {max_rounds}
 early_stopping = 20
 num_threads = 1
 [evaluation]
 top_n = 20
-[retrain]
-serve_months = 3
-"""
+{extra}"""
+
+
+RETRAIN_CONFIG = quick_config(80, 150, walk_forward="refit_every = 6", extra="[retrain]\nserve_months = 3\n")
 
 
 # --- a real service process ----------------------------------------------------------------------

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import DAYS, FREE, market, signal
 from backtest.engine import BacktestConfig, run_backtest
-
+from tests.helpers import DAYS, FREE, market, signal
 
 
 def test_buys_at_the_next_open_with_commission_to_the_cent(tmp_path: Path) -> None:

@@ -10,10 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import DAYS, FREE, market, signal
 from backtest.engine import BacktestConfig, run_backtest
-from backtest.performance import (benchmark_returns, by_regime, capacity, capacity_limits, drawdown,
-                                  drawdown_episodes, summary)
+from backtest.performance import (
+    benchmark_returns,
+    by_regime,
+    capacity,
+    capacity_limits,
+    drawdown,
+    drawdown_episodes,
+    summary,
+)
+from tests.helpers import DAYS, FREE, market, signal
 
 
 def test_the_benchmark_is_the_equal_weight_return_of_the_signal_universe(tmp_path: Path) -> None:

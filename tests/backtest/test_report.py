@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import REGISTRY, UniverseConfig, build_panel, registered
-from features.crowding import crowding
-from market.load import Market, load_market
 from backtest.engine import BacktestConfig
 from backtest.performance import drawdown
 from backtest.report import build_report, render_html
+from features import REGISTRY, UniverseConfig, build_panel, registered
+from features.crowding import crowding
+from market.load import Market, load_market
 
 UNIVERSE = UniverseConfig(n=100)
 

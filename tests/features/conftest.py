@@ -8,6 +8,7 @@ import pytest
 
 from market.load import Market, load_market
 
+
 @pytest.fixture(scope="session")
 def sim_market_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 250-stock, 4-year simulated market (long enough for every 750-session window)."""

@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from features import History
-from features.ownership import (days_since_disclosure, float_ratio, holder_count_change, log_float_per_holder,
-                                top10_change, top10_ratio)
+from features.ownership import (
+    days_since_disclosure,
+    float_ratio,
+    holder_count_change,
+    log_float_per_holder,
+    top10_change,
+    top10_ratio,
+)
 from tests.helpers import make_market
 
 DAYS = 20

@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from features import History
-from features.price_volume import (dist_high_250, limit_up_hits_60, macd_state, max_ret_20, mom_250_20,
-                                   pv_corr_20, quiet_volume_spike_5_60, ret_5, up_volume_share_20, vol_20)
+from features.price_volume import (
+    dist_high_250,
+    limit_up_hits_60,
+    macd_state,
+    max_ret_20,
+    mom_250_20,
+    pv_corr_20,
+    quiet_volume_spike_5_60,
+    ret_5,
+    up_volume_share_20,
+    vol_20,
+)
 from tests.helpers import make_market
 
 

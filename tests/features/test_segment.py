@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from features import History, UniverseConfig, build_universe
-from features.segment import (microcap_bp_spread, microcap_breadth_20, microcap_excess_ret_20,
-                              microcap_turnover_share_20)
+from features.segment import microcap_bp_spread, microcap_breadth_20, microcap_excess_ret_20, microcap_turnover_share_20
 from tests.helpers import make_market
 
 DAYS, STOCKS, MEMBERS = 40, 30, 20

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 
 from features import History, build_universe
-from features.turnover import (abnormal_turnover_20_120, amihud_20, non_trading_share_60, turnover_5,
-                               turnover_cv_20, turnover_rank_change_21, turnover_trend_60)
+from features.turnover import (
+    abnormal_turnover_20_120,
+    amihud_20,
+    non_trading_share_60,
+    turnover_5,
+    turnover_cv_20,
+    turnover_rank_change_21,
+    turnover_trend_60,
+)
 from tests.helpers import OPEN_UNIVERSE, make_market
 
 FLOAT = 1e6

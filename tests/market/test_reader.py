@@ -11,7 +11,6 @@ from market import InvalidMarketError, MarketDataError, load_market
 from tests.helpers import tiny_tables, write_tables
 
 
-
 @pytest.mark.parametrize("layout", ["parquet-dir", "csv"])
 def test_every_layout_loads_the_same(tmp_path: Path, layout: str) -> None:
     reference = load_market(write_tables(tiny_tables(), tmp_path / "ref", "parquet"))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.bundle import Bundle
 from release.publish import publish
+from serving.bundle import Bundle
 from tests.helpers import free_port, stop, wait_ready
 
 

@@ -8,25 +8,10 @@ import pytest
 
 from market.load import Market, load_market
 from spotlight.config import load_config
-from tests.helpers import simulate
+from tests.helpers import quick_config, simulate
 from training.config import TrainConfig
 
-SMALL = """
-[universe]
-n = 120
-[walk_forward]
-min_train = 18
-valid = 6
-[lightgbm]
-min_data_in_leaf = 40
-num_leaves = 7
-learning_rate = 0.1
-max_rounds = 300
-early_stopping = 20
-num_threads = 1
-[evaluation]
-top_n = 20
-"""
+SMALL = quick_config(120, 300)
 
 
 @pytest.fixture(scope="session")

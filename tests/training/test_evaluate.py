@@ -6,8 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.evaluate import (SUMMARY_KEYS, evaluate, evaluate_slices, hit_rate, ic, ic_stats, liquidity_quintile,
-                               long_short, quantile_returns, rank_ic, top_n_returns, top_n_turnover, truth_ratio)
+from training.evaluate import (
+    SUMMARY_KEYS,
+    evaluate,
+    evaluate_slices,
+    hit_rate,
+    ic,
+    ic_stats,
+    liquidity_quintile,
+    long_short,
+    quantile_returns,
+    rank_ic,
+    top_n_returns,
+    top_n_turnover,
+    truth_ratio,
+)
 
 N = 30
 

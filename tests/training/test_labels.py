@@ -7,8 +7,7 @@ import pytest
 
 from features import History, build_universe
 from tests.helpers import OPEN_UNIVERSE, make_market
-from training.labels import (HORIZON, forward_return, label_attention_shift, label_excess_return_21,
-                             label_rerating)
+from training.labels import HORIZON, forward_return, label_attention_shift, label_excess_return_21, label_rerating
 
 DAYS = 30
 

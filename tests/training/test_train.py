@@ -8,13 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.registry import registered
 from market.load import Market, load_market
 from training.config import ConfigError, TrainConfig
 from training.labels import HORIZON
 from training.train import check_purge, prepare, run_walk_forward, train
 from training.walk_forward import Fold
-
-from features.registry import registered
 
 
 def test_predictions_cover_every_universe_stock_of_every_test_month(trained) -> None:

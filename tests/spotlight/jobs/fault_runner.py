@@ -64,8 +64,8 @@ def main() -> None:
     else:
         raise SystemExit(f"unknown point {point!r}")
 
-    from spotlight.jobs.retrain import retrain
     from spotlight.config import load_config
+    from spotlight.jobs.retrain import retrain
 
     outcome = retrain(Path(data), Path(root), load_config(Path(config)), uri)
     raise SystemExit(f"reached the end without pausing: {outcome}")

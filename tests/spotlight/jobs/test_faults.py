@@ -13,13 +13,12 @@ import pytest
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
-from serving.bundle import Bundle
 from release.publish import current
-from serving.bundle import resolve
+from serving.bundle import Bundle, resolve
+from spotlight.config import load_config
 from spotlight.exit_code import ExitCode
 from spotlight.jobs.retrain import retrain
 from tests.helpers import RETRAIN_CONFIG as SMALL
-from spotlight.config import load_config
 
 RUNNER = Path(__file__).with_name("fault_runner.py")
 

@@ -1,5 +1,6 @@
-"""The retraining job: first promotion, idempotence, the gate, parity failure, bad data, the lock,
-repair after an interrupted publish, and rollback."""
+"""The retraining job end to end (its rules alone: test_retrain_rules.py): first promotion,
+idempotence, the gate, parity failure, bad data, the lock, repair after an interrupted publish,
+and rollback."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from release.publish import current, history
-from spotlight.exit_code import ExitCode
-from spotlight.jobs.retrain import LOCK, gate, retrain, rollback
 from spotlight.config import load_config
+from spotlight.exit_code import ExitCode
+from spotlight.jobs.retrain import LOCK, retrain, rollback
 from tests.helpers import RETRAIN_CONFIG as SMALL
+
 
 @pytest.fixture()
 def setup(tmp_path: Path):
@@ -62,12 +64,6 @@ def test_data_older_than_the_champions_is_not_trained_on(markets, setup) -> None
     assert retrain(full, root, cfg, uri).code == ExitCode.OK
     older = retrain(earlier, root, cfg, uri)
     assert older.code == ExitCode.KEPT and older.decision == "older_data"
-
-
-def test_the_gate() -> None:
-    assert gate(0.05, None, 0.01)[0]
-    assert gate(0.045, 0.05, 0.01)[0] and not gate(0.035, 0.05, 0.01)[0]
-    assert "trails" in gate(0.035, 0.05, 0.01)[1]
 
 
 def test_a_parity_failure_keeps_the_champion(markets, setup, monkeypatch: pytest.MonkeyPatch) -> None:
