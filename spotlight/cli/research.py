@@ -13,6 +13,7 @@ from spotlight.exit_code import CommandError, ExitCode
 
 commands = typer.Typer()
 
+
 @commands.command(epilog="Example: spotlight features --data demo/market --out demo/panel.parquet --freq monthly")
 def features(
     data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
@@ -56,9 +57,9 @@ def features(
     except ValidationError as exc:
         raise fail(f"universe: {describe(exc)}", ExitCode.USAGE) from None
     market = load_market(data)
-    steps = 1 + len(registered()) + (len(LABELS) if labels else 0)
+    n_features, n_labels = len(registered()), len(LABELS) if labels else 0
     with progress(TextColumn("{task.description:<28}"), TextColumn("{task.completed}/{task.total}")) as bar:
-        task = bar.add_task("features", total=steps)
+        task = bar.add_task("features", total=1 + n_features + n_labels)
 
         def step(name: str) -> None:
             bar.update(task, advance=0 if name == "universe" else 1, description=name)
@@ -70,8 +71,9 @@ def features(
             raise fail_with(exc) from None
     members = panel.groupby("date")["in_universe"].sum()
     typer.echo(f"wrote {out}: {len(panel)} rows, {panel['date'].nunique()} dates "
-               f"({panel['date'].min():%Y-%m-%d}..{panel['date'].max():%Y-%m-%d}), {steps - 1 - (len(LABELS) if labels else 0)} features, "
+               f"({panel['date'].min():%Y-%m-%d}..{panel['date'].max():%Y-%m-%d}), {n_features} features, "
                f"median {int(members.median())} universe members per date")
+
 
 @commands.command(epilog="Example: spotlight ic --panel demo/panel.parquet --label label_rerating")
 def ic(
@@ -160,6 +162,7 @@ def train(
     typer.echo(f"registered {logged.model_name} version {logged.model_version} as candidate")
     if predictions_out is not None:
         typer.echo(f"wrote {predictions_out}: {len(result.predictions)} rows")
+
 
 @commands.command(epilog="Example: spotlight backtest --predictions demo/oos_predictions.parquet --data demo/market "
                     "--report backtest.html")
