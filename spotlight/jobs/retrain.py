@@ -157,13 +157,17 @@ def decide(state: State) -> Decision:
 
 def gate(candidate: float, champion: float | None, tolerance: float) -> tuple[bool, str]:
     """Promote when there is no champion (or it has no figure) or the candidate's recent RankIC
-    trails the champion's by at most ``tolerance``."""
+    trails the champion's by at most ``tolerance``; the reason says which happened."""
     if champion is None or not np.isfinite(champion):
         return True, f"candidate {candidate:+.4f}; no champion figure to beat"
+    gap = candidate - champion
+    if gap >= 0:
+        return True, f"candidate {candidate:+.4f} beats champion {champion:+.4f} by {gap:.4f}"
     if candidate >= champion - tolerance:
-        return True, f"candidate {candidate:+.4f} vs champion {champion:+.4f}: within the tolerance {tolerance}"
-    return False, (f"candidate {candidate:+.4f} trails champion {champion:+.4f} by more than the tolerance "
-                   f"{tolerance}")
+        return True, (f"candidate {candidate:+.4f} trails champion {champion:+.4f} by {-gap:.4f}, within the "
+                      f"tolerance {tolerance}")
+    return False, (f"candidate {candidate:+.4f} trails champion {champion:+.4f} by {-gap:.4f}, more than the "
+                   f"tolerance {tolerance}")
 
 
 # --- the facts ---------------------------------------------------------------------------------

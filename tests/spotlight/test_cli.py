@@ -77,6 +77,13 @@ def test_real_subprocess_simulate_then_validate(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "daily_bars.volume: rule '>= 0'" in refused.stderr
 
 
+def test_validate_names_the_unreadable_file_once(tiny_dir: Path) -> None:
+    (tiny_dir / "securities.parquet").write_text("junk")
+    result = runner.invoke(app, ["validate", str(tiny_dir)])
+    assert result.exit_code == 1 and str(tiny_dir / "securities.parquet") in result.output
+    assert result.output.startswith("error: securities: rule 'readable table' violated (")  # no directory prefix
+
+
 def test_simulate_refuses_bad_options() -> None:
     result = runner.invoke(app, ["simulate", "--out", "x", "--stocks", "3"])
     assert result.exit_code == 2

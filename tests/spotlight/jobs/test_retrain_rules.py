@@ -63,4 +63,11 @@ def test_another_crowding_rule_republishes_only_on_data_not_older_than_served() 
 def test_the_gate() -> None:
     assert gate(0.05, None, 0.01)[0] and gate(0.05, float("nan"), 0.01)[0]
     assert gate(0.045, 0.05, 0.01)[0] and not gate(0.035, 0.05, 0.01)[0]
-    assert "trails" in gate(0.035, 0.05, 0.01)[1] and "within" in gate(0.045, 0.05, 0.01)[1]
+
+
+def test_the_gate_says_what_happened() -> None:
+    assert gate(0.0963, 0.0883, 0.01)[1] == "candidate +0.0963 beats champion +0.0883 by 0.0080"
+    assert gate(0.045, 0.05, 0.01)[1] == ("candidate +0.0450 trails champion +0.0500 by 0.0050, within the "
+                                          "tolerance 0.01")
+    assert gate(0.035, 0.05, 0.01)[1] == ("candidate +0.0350 trails champion +0.0500 by 0.0150, more than the "
+                                          "tolerance 0.01")
