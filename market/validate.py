@@ -122,10 +122,17 @@ def check_references(tables: dict[str, pd.DataFrame]) -> list[MarketDataError]:
 
 
 def check_market(tables: dict[str, pd.DataFrame]) -> list[MarketDataError]:
-    """All violations in a set of typed tables (absent optional tables are skipped)."""
+    """All violations in a set of typed tables (absent optional tables are skipped; a required
+    table without rows is one violation, and the cross-table rules are then not checked)."""
     problems: list[MarketDataError] = []
     for spec in (SECURITIES, DAILY_BARS, FUNDAMENTALS, HOLDERS):
-        if tables.get(spec.name) is not None:
-            problems += check_table(tables[spec.name], spec)
-    problems += check_references(tables)
+        table = tables.get(spec.name)
+        if table is None:
+            continue
+        if spec.required and table.empty:  # nothing to rank: no stock, or no trading day
+            problems.append(MarketDataError(spec.name, None, "at least one row", detail="the table is empty"))
+            continue
+        problems += check_table(table, spec)
+    if not any(p.rule == "at least one row" for p in problems):
+        problems += check_references(tables)
     return problems

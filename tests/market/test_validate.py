@@ -115,3 +115,14 @@ def test_at_most_five_rows_are_listed_with_the_total(tmp_path: Path) -> None:
     (problem,) = info.value.problems
     assert problem.count == 15 and len(problem.rows) == 5
     assert "and 10 more" in problem.message
+
+
+@pytest.mark.parametrize("table", ["securities", "daily_bars"])
+def test_a_required_table_without_rows_is_one_named_violation(table: str, tmp_path: Path) -> None:
+    tables = tiny_tables()
+    tables[table] = tables[table].iloc[:0]
+    with pytest.raises(InvalidMarketError) as info:
+        load_market(write_tables(tables, tmp_path / "m"))
+    (problem,) = info.value.problems
+    assert (problem.table, problem.column, problem.rule) == (table, None, "at least one row")
+    assert "the table is empty" in str(info.value)

@@ -84,6 +84,21 @@ def test_validate_names_the_unreadable_file_once(tiny_dir: Path) -> None:
     assert result.output.startswith("error: securities: rule 'readable table' violated (")  # no directory prefix
 
 
+@pytest.mark.parametrize("table", ["securities", "daily_bars"])
+def test_a_table_without_rows_exits_1_from_every_data_command(table: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tables = tiny_tables()
+    tables[table] = tables[table].iloc[:0]
+    market = str(write_tables(tables, tmp_path / "m"))
+    for argv in (["validate", market], ["features", "--data", market, "--out", str(tmp_path / "p.parquet")],
+                 ["train", "--data", market]):
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 1 and f"{table}: rule 'at least one row' violated" in result.output, argv
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no panel, no MLflow store
+
+
 def test_simulate_refuses_bad_options() -> None:
     result = runner.invoke(app, ["simulate", "--out", "x", "--stocks", "3"])
     assert result.exit_code == 2
