@@ -10,6 +10,7 @@ A value that cannot take its column's type is a contract violation naming its ro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -52,16 +53,36 @@ def read_table(market_dir: Path, spec: TableSpec) -> pd.DataFrame | None:
     return type_columns(raw, spec)
 
 
+def parquet_files(root: Path, spec: TableSpec) -> list[Path]:
+    """The data files of a table directory, sorted: ``*.parquet`` and files without a suffix
+    (Spark's ``part-00000``). Other files (a README, checksums, hidden or ``_``-prefixed files and
+    folders) are ignored, as the contract says. Linked directories are followed, but a link back
+    into a directory already walked (a loop) is refused, naming it."""
+    files: list[Path] = []
+    seen: set[str] = set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            raise MarketDataError(spec.name, None, "readable table",
+                                  detail=f"{folder} links back to {real}, already read: a symbolic-link loop")
+        seen.add(real)
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith((".", "_")))
+        files += [Path(folder) / n for n in names
+                  if (n.endswith(".parquet") or "." not in n) and not n.startswith((".", "_"))]
+    return sorted(files)
+
+
 def _read_raw(path: Path, spec: TableSpec) -> pd.DataFrame:
     try:
         if path.suffix == ".csv" and path.is_file():
             strings = {c.name: "str" for c in spec.columns if c.kind in ("string", "date", "bool")}
             return pd.read_csv(path, dtype=strings, keep_default_na=True)
         if path.is_dir():
-            files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+            files = parquet_files(path, spec)
             if not files:
                 raise MarketDataError(spec.name, None, "readable table", detail=f"{path} holds no Parquet files")
-            table = ds.dataset(path, format="parquet", partitioning="hive", exclude_invalid_files=False).to_table()
+            table = ds.dataset([str(f) for f in files], format="parquet", partitioning="hive",
+                               partition_base_dir=str(path), exclude_invalid_files=False).to_table()
         else:
             table = ds.dataset(path, format="parquet").to_table()
         return _arrow_to_pandas(table)

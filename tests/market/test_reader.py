@@ -67,6 +67,26 @@ def test_empty_parquet_directory_is_named(tiny_dir: Path) -> None:
         load_market(tiny_dir)
 
 
+def test_other_files_in_a_table_directory_are_ignored(tmp_path: Path) -> None:
+    reference = load_market(write_tables(tiny_tables(), tmp_path / "ref", "parquet-dir"))
+    root = write_tables(tiny_tables(), tmp_path / "m", "parquet-dir")
+    (root / "daily_bars" / "README.txt").write_text("vendor dump of 2021\n")
+    (root / "daily_bars" / "year=2021" / "part-0.parquet.crc").write_bytes(b"\x00\x01")
+    (root / "daily_bars" / "_SUCCESS").write_text("")
+    renamed = root / "holders" / "year=2020" / "part-1.parquet"  # its one row
+    renamed.rename(renamed.with_name("part-00000"))  # Spark names data files without a suffix
+    market = load_market(root)
+    pd.testing.assert_frame_equal(market.bars, reference.bars)
+    pd.testing.assert_frame_equal(market.holders, reference.holders)
+
+
+def test_a_symbolic_link_loop_in_a_table_directory_is_named(tmp_path: Path) -> None:
+    root = write_tables(tiny_tables(), tmp_path / "m", "parquet-dir")
+    (root / "daily_bars" / "year=2021" / "loop").symlink_to("..")
+    with pytest.raises(MarketDataError, match=r"^daily_bars: rule 'readable table'.*year=2021/loop links back"):
+        load_market(root)
+
+
 def _csv_market(tmp_path: Path) -> Path:
     return write_tables(tiny_tables(), tmp_path / "m", "csv")
 
