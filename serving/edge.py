@@ -8,8 +8,12 @@ Tokens are compared in constant time. Unset or empty: no check.
 
 :class:`JsonOnly`: a POST whose ``Content-Type`` is given and is not ``application/json`` is
 answered 415 (BentoML would parse forms, and answer 500 to a multipart body without a
-boundary); a POST without ``Content-Type`` is read as JSON. A POST whose ``Content-Length``
-exceeds ``SPOTLIGHT_MAX_BODY_BYTES`` (default 64 MiB) is answered 413 before it is read.
+boundary), and so is one with two ``Content-Type`` headers (BentoML reads the first) or a
+non-ASCII byte in it (BentoML's access log would fail mid-answer); a POST without
+``Content-Type`` is read as JSON. A POST whose ``Content-Length`` exceeds
+``SPOTLIGHT_MAX_BODY_BYTES`` (default 64 MiB) is answered 413 before it is read; a chunked
+POST (no ``Content-Length``) is counted as it streams in and answered 413 as soon as it passes
+the limit, so at most that much is ever held.
 The scheme ``Bearer`` is matched case-insensitively.
 """
 
@@ -54,21 +58,63 @@ class JsonOnly:
         self.max_bytes = max_bytes if max_bytes is not None else ServeSettings().max_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        """Pass the request on, or answer 415 or 413 before its body is read."""
+        """Pass the request on, or answer 415 or 413 before the service reads its body."""
         if scope["type"] == "http" and scope["method"] == "POST":
-            headers = dict(scope["headers"])
-            given = headers.get(b"content-type")
-            if given is not None and given.split(b";")[0].strip().lower() != b"application/json":
+            types = [v for k, v in scope["headers"] if k == b"content-type"]
+            if len(types) > 1:  # BentoML reads the first, this check would read another: refuse both
+                await _answer(send, 415, f"one Content-Type header, got {len(types)}", ["header", "Content-Type"],
+                              "expected one application/json", "unsupported_media_type")
+                return
+            given = types[0] if types else None
+            if given is not None and (not given.isascii()
+                                      or given.split(b";")[0].strip().lower() != b"application/json"):
                 await _answer(send, 415, f"Content-Type must be application/json, got {given.decode('latin-1')!r}",
                               ["header", "Content-Type"], "expected application/json", "unsupported_media_type")
                 return
-            length = headers.get(b"content-length", b"0")
-            if not length.isdigit() or int(length) > self.max_bytes:
-                await _answer(send, 413, f"the body is {length.decode('latin-1')} bytes; at most {self.max_bytes} "
-                                         "(SPOTLIGHT_MAX_BODY_BYTES)", ["header", "Content-Length"],
-                              f"at most {self.max_bytes} bytes", "too_large")
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is None:  # chunked: count the bytes as they arrive, then hand the body on
+                body = await self._read_at_most(receive)
+                if body is None:
+                    await self._too_large(send, f"the chunked body passed {self.max_bytes} bytes", ["body"])
+                    return
+                receive = _replay(body, receive)
+            elif not length.isdigit() or int(length) > self.max_bytes:
+                await self._too_large(send, f"the body is {length.decode('latin-1')} bytes", ["header", "Content-Length"])
                 return
         await self.app(scope, receive, send)
+
+    async def _read_at_most(self, receive: Any) -> bytes | None:
+        """The whole body, or None as soon as it passes ``max_bytes`` (the rest is never read)."""
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the service sees an empty body
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    async def _too_large(self, send: Any, what: str, loc: list[str]) -> None:
+        await _answer(send, 413, f"{what}; at most {self.max_bytes} (SPOTLIGHT_MAX_BODY_BYTES)", loc,
+                      f"at most {self.max_bytes} bytes", "too_large")
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that hands ``body`` over once, then defers to the connection's."""
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 async def _answer(send: Any, status: int, message: str, loc: list[str], msg: str, kind: str,

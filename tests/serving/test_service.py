@@ -145,6 +145,56 @@ def test_a_body_over_the_byte_limit_is_413_before_it_is_read() -> None:
         assert r.status_code == 413 and r.json()["detail"][0]["loc"] == ["header", "Content-Length"]
 
 
+def test_a_chunked_body_is_counted_as_it_streams_and_stopped_at_the_limit() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from serving.edge import JsonOnly
+
+    async def echo(request):
+        return PlainTextResponse(str(len(await request.body())))
+
+    app = JsonOnly(Starlette(routes=[Route("/score", echo, methods=["POST"])]), max_bytes=100)
+    with TestClient(app) as c:  # the service still gets the whole body
+        chunked = c.post("/score", content=iter([b"x" * 40, b"x" * 40]), headers={"content-type": "application/json"})
+        assert chunked.status_code == 200 and chunked.text == "80"
+
+    pulled: list[int] = []  # a stream of fifty 40-byte chunks, straight into the middleware
+
+    async def receive() -> dict:
+        pulled.append(40)
+        return {"type": "http.request", "body": b"x" * 40, "more_body": len(pulled) < 50}
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/score", "headers": [(b"content-type", b"application/json")]}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 413 and len(pulled) == 3  # stopped at 120 > 100 bytes
+    body = json.loads(sent[1]["body"])
+    assert body["detail"][0]["loc"] == ["body"] and "at most 100" in body["error"]
+
+
+def test_two_content_types_or_a_non_ascii_one_are_415() -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from serving.edge import JsonOnly
+
+    app = JsonOnly(Starlette(routes=[Route("/rank", lambda r: PlainTextResponse("ok"), methods=["POST"])]))
+    with TestClient(app) as c:
+        both = c.post("/rank", content=b"{}", headers=[("content-type", "multipart/form-data"),
+                                                       ("content-type", "application/json")])
+        assert both.status_code == 415 and "one Content-Type header, got 2" in both.json()["error"]
+        odd = c.post("/rank", content=b"{}", headers={"content-type": b"application/json; charset=\xff"})
+        assert odd.status_code == 415 and odd.json()["detail"][0]["loc"] == ["header", "Content-Type"]
+        assert c.post("/rank", content=b"{}", headers={"content-type": "application/json; charset=utf-8"}).text == "ok"
+
+
 def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: pytest.MonkeyPatch) -> None:
     """Schemathesis generates valid and invalid bodies for /rank, /score and /model from the
     service's own OpenAPI spec; every answer must be below 500 and a 200 must match the schema."""
