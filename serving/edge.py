@@ -14,6 +14,9 @@ non-ASCII byte in it (BentoML's access log would fail mid-answer); a POST withou
 ``SPOTLIGHT_MAX_BODY_BYTES`` (default 64 MiB) is answered 413 before it is read; a chunked
 POST (no ``Content-Length``) is counted as it streams in and answered 413 as soon as it passes
 the limit, so at most that much is ever held.
+
+:class:`JsonErrors`: the framework's plain-text 404 (unknown path) and 405 (wrong method) are
+answered in the service's JSON error shape instead, naming the method, the path and the API.
 The scheme ``Bearer`` is matched case-insensitively.
 """
 
@@ -27,6 +30,8 @@ from typing import Any
 from serving.settings import ServeSettings
 
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
+PLAIN_ERRORS = {404: ("no such endpoint", "not_found"), 405: ("method not allowed", "method_not_allowed")}
+ENDPOINTS = "the API: POST /rank, POST /score, GET /model (docs at /, the spec at /docs.json)"
 
 
 class BearerAuth:
@@ -101,6 +106,41 @@ class JsonOnly:
     async def _too_large(self, send: Any, what: str, loc: list[str]) -> None:
         await _answer(send, 413, f"{what}; at most {self.max_bytes} (SPOTLIGHT_MAX_BODY_BYTES)", loc,
                       f"at most {self.max_bytes} bytes", "too_large")
+
+
+class JsonErrors:
+    """Answer an unknown path (404) or a wrong method (405) in the documented JSON error shape,
+    where the framework answers plain text; its ``Allow`` header is kept."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Pass the request on, rewriting a plain-text 404 or 405 as JSON."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced: list[tuple[bytes, bytes]] | None = None
+        status = 0
+
+        async def json_errors(message: dict) -> None:
+            nonlocal replaced, status
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                kind = dict(headers).get(b"content-type", b"")
+                if message["status"] in PLAIN_ERRORS and not kind.startswith(b"application/json"):
+                    status, replaced = message["status"], [(k, v) for k, v in headers if k.lower() == b"allow"]
+                    return
+            elif message["type"] == "http.response.body" and replaced is not None:
+                if message.get("more_body"):
+                    return  # the framework's text, dropped
+                what, kind = PLAIN_ERRORS[status]
+                await _answer(send, status, f"{what}: {scope['method']} {scope['path']}; {ENDPOINTS}",
+                              ["path"] if status == 404 else ["method"], what, kind, replaced)
+                return
+            await send(message)
+
+        await self.app(scope, receive, json_errors)
 
 
 def _replay(body: bytes, receive: Any) -> Any:

@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 
 from serving.bentoml_patches import cancel_timeout_timers
 from serving.bundle import Bundle, BundleError, resolve
-from serving.edge import BearerAuth, JsonOnly
+from serving.edge import BearerAuth, JsonErrors, JsonOnly
 from serving.ranking import RequestError
 from serving.ranking import rank as rank_bundle
 from serving.ranking import score as score_bundle
@@ -91,7 +91,7 @@ def summary(bundle: Bundle, max_rows: int) -> dict[str, Any]:
             "parity": raw.get("parity", {}), "libraries": raw.get("libraries", {}),
             "crowding": raw.get("crowding"),
             "runtime": {"onnxruntime": version("onnxruntime"), "bentoml": version("bentoml"),
-                        "bundle_path": str(bundle.path), "load_seconds": round(bundle.load_seconds, 3),
+                        "bundle": bundle.path.name, "load_seconds": round(bundle.load_seconds, 3),
                         "max_rows": max_rows}}
 
 
@@ -163,3 +163,4 @@ class Spotlight:
 # bentoml.service adds add_asgi_middleware to the class it returns
 Spotlight.add_asgi_middleware(BearerAuth)  # type: ignore[attr-defined]  # outermost: no token, no further answer
 Spotlight.add_asgi_middleware(JsonOnly)  # type: ignore[attr-defined]
+Spotlight.add_asgi_middleware(JsonErrors)  # type: ignore[attr-defined]

@@ -108,6 +108,23 @@ def test_too_many_rows_is_413_and_a_non_json_body_is_415(client: TestClient, bun
     assert r.status_code == 405
 
 
+def test_unknown_paths_and_wrong_methods_answer_in_the_json_error_shape(client: TestClient) -> None:
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
+    assert missing.json()["error"].startswith("no such endpoint: GET /nope; the API: POST /rank")
+    assert missing.json()["detail"] == [{"loc": ["path"], "msg": "no such endpoint", "type": "not_found"}]
+    wrong = client.get("/rank")
+    assert wrong.status_code == 405 and wrong.json()["detail"][0]["type"] == "method_not_allowed"
+    assert "POST" in wrong.headers["allow"]
+    assert client.get("/").headers["content-type"].startswith("text/html")  # other answers untouched
+
+
+def test_the_model_summary_names_the_bundle_not_the_servers_path(client: TestClient, bundle: Bundle) -> None:
+    runtime = client.get("/model").json()["runtime"]
+    assert runtime["bundle"] == bundle.path.name and "bundle_path" not in runtime
+    assert str(bundle.path.parent) not in json.dumps(runtime)
+
+
 def test_the_token_check_lets_only_health_through_without_it() -> None:
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
