@@ -108,7 +108,8 @@ def log_training(result: TrainResult, fingerprint: dict[str, str | int], *, expe
     """Log ``result`` as one run in ``experiment``, log the final model and register it as a
     version of ``model_name`` with alias ``candidate``. ``params`` (default: the training
     configuration's) and ``config_text`` (default: that configuration as TOML) say how the run
-    was configured."""
+    was configured; the ``features`` parameter lists the features the model used (the config's
+    empty list means every registered one)."""
     uri = configure(uri)
     cfg = result.config
     exp = experiment_id(experiment, uri)
@@ -122,7 +123,7 @@ def log_training(result: TrainResult, fingerprint: dict[str, str | int], *, expe
     run = client.create_run(exp, run_name=name, tags=tags)
     run_id, model_id, registered = run.info.run_id, None, None
     try:
-        logged_params = params if params is not None else cfg.flat()
+        logged_params = (params if params is not None else cfg.flat()) | {"features": ",".join(result.data.features)}
         client.log_batch(run_id, params=[Param(k, v[:6000]) for k, v in logged_params.items()])
         _log_metrics(client, run_id, result)
         with tempfile.TemporaryDirectory() as tmp:

@@ -41,6 +41,7 @@ def test_the_run_holds_config_metrics_artifacts_and_tags(logged, trained, signal
     assert run.info.status == "FINISHED"
     assert run.data.tags["data.source"] == str(signal_market.source)
     assert run.data.params["lightgbm.num_leaves"] == "7" and run.data.params["universe.n"] == "120"
+    assert run.data.params["features"] == ",".join(trained.data.features) and len(trained.data.features) > 40
     assert run.data.metrics["rank_ic"] == pytest.approx(trained.evaluations["score"].summary["rank_ic"])
     assert {"baseline_size/rank_ic", "baseline_ridge/rank_ic", "truth_ratio", "icir", "top50_excess"} <= set(run.data.metrics)
     folds = client.get_metric_history(logged.run_id, "fold/best_iteration")
