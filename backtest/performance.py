@@ -28,6 +28,7 @@ from backtest.engine import BacktestConfig, BacktestResult, day_grids, run_backt
 from market.load import Market
 
 DAYS_A_YEAR = 252
+MIN_REGIME_DAYS = 20  # fewer days in a regime: no annualised figure
 
 
 def benchmark_returns(market: Market, predictions: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.Series:
@@ -133,17 +134,19 @@ def drawdown_episodes(wealth: pd.Series, top: int = 5) -> pd.DataFrame:
     return table.sort_values("depth", kind="stable").head(top).reset_index(drop=True)
 
 
-def by_regime(returns: pd.Series, benchmark: pd.Series, regime: pd.Series) -> pd.DataFrame:
+def by_regime(returns: pd.Series, benchmark: pd.Series, regime: pd.Series,
+              min_days: int = MIN_REGIME_DAYS) -> pd.DataFrame:
     """Per crowding regime known before the day traded (``regime`` of the previous trading
     day, so a day's own turnover never labels its return): trading days, their share, the mean
-    daily excess return annualised (x 252), and the share of days the strategy beat the
-    benchmark."""
+    daily excess return annualised (x 252; NaN for a regime of fewer than ``min_days`` days,
+    e.g. the first day's ``unknown``, where one day times 252 means nothing), and the share of
+    days the strategy beat the benchmark."""
     excess = returns - benchmark.reindex(returns.index).fillna(0.0)
     labels = regime.reindex(returns.index).shift(1).astype(object).fillna("unknown").astype(str)
     frame = pd.DataFrame({"excess": excess, "regime": labels})
     table = frame.groupby("regime")["excess"].agg(days="size", mean="mean", beat=lambda x: float((x > 0).mean()))
     table["share_of_days"] = table["days"] / len(frame)
-    table["excess_annualised"] = table.pop("mean") * DAYS_A_YEAR
+    table["excess_annualised"] = (table.pop("mean") * DAYS_A_YEAR).where(table["days"] >= min_days)
     return table[["days", "share_of_days", "excess_annualised", "beat"]]
 
 

@@ -173,19 +173,42 @@ def _money(v: float) -> str:
 
 
 def _capacity_text(report: BacktestReport) -> str:
+    """One sentence on where the excess return halves and reaches zero along the curve."""
     if report.capacity is None:
         return ""
     curve = report.capacity
-    first, top = curve["excess_annual_return"].iloc[0], _money(curve.index[-1])
+    first, low, top = curve["excess_annual_return"].iloc[0], _money(curve.index[0]), _money(curve.index[-1])
     if not first > 0:
-        return (f"<p>The strategy earns no excess return even at {_money(curve.index[0])} "
-                f"({first:+.1%} a year).</p>")
+        return f"<p>The strategy earns no excess return even at {low} ({first:+.1%} a year).</p>"
     limits = capacity_limits(curve)
-    half = f"about {_money(limits['half'])}" if pd.notna(limits["half"]) else f"no capital up to {top}"
-    zero = f"about {_money(limits['zero'])}" if pd.notna(limits["zero"]) else f"no capital up to {top}"
-    return (f"<p>The same strategy at each starting capital. The excess return halves from its "
-            f"{_money(curve.index[0])} level ({first:+.1%} a year) at {half}, and reaches zero at {zero} "
-            "(log-linear interpolation between the capitals run).</p>")
+    start = f"<p>The same strategy at each starting capital. From {first:+.1%} a year at {low}, the excess return "
+    method = " (log-linear interpolation between the capitals run).</p>"
+    if pd.isna(limits["half"]):
+        return f"{start}stays above half of that up to {top}, the largest capital run.</p>"
+    if pd.isna(limits["zero"]):
+        return (f"{start}halves at about {_money(limits['half'])} and stays above zero up to {top}, the largest "
+                f"capital run{method}")
+    return f"{start}halves at about {_money(limits['half'])} and reaches zero at about {_money(limits['zero'])}{method}"
+
+
+def _setup(report: BacktestReport) -> pd.DataFrame:
+    """The run's settings in words and units (costs in basis points, capital in the market's currency)."""
+    cfg = report.config
+    rows = {
+        "Starting capital": f"{_money(cfg.capital)} (market currency)",
+        "Names held": f"top {cfg.top_n} by score, {cfg.weighting}-weighted, rebalanced monthly",
+        "Participation cap": f"{cfg.participation:.0%} of a stock's 20-day median traded amount a day",
+        "Commission": f"{cfg.commission * 1e4:g} bp of traded value, both sides",
+        "Stamp duty": f"{cfg.stamp_duty * 1e4:g} bp of sold value",
+        "Market impact": f"{cfg.impact_bps:g} bp x sqrt(trade / 20-day median amount)",
+        "Delisting": f"{cfg.delist_recovery:.0%} of the last close recovered",
+        "Capacity curve": ", ".join(_money(c) for c in report.capacity.index) if report.capacity is not None else "not run",
+        "Crowding rule": ", ".join(f"{k} {v}" for k, v in report.rule.as_dict().items()),
+        "Predictions": report.source,
+        "Market": report.market,
+    }
+    rows |= {key.replace("_", " ").capitalize(): value for key, value in report.extra.items()}
+    return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
 
 
 def _na(value: float, fmt: str) -> str:
@@ -204,10 +227,7 @@ def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -
         w = worst.iloc[0]
         stats.loc["Max drawdown", "value"] += (f" ({w['peak']:%Y-%m-%d} to {w['trough']:%Y-%m-%d})"
                                                if pd.notna(w["peak"]) else f" (to {w['trough']:%Y-%m-%d})")
-    setup = pd.DataFrame({"value": [str(v) for v in vars(cfg).values()]}, index=list(vars(cfg)))
-    setup.loc["crowding rule"] = ", ".join(f"{k}={v}" for k, v in report.rule.as_dict().items())
-    for key, value in {"predictions": report.source, "market": report.market, **report.extra}.items():
-        setup.loc[key] = value
+    setup = _setup(report)
     latest = report.latest_crowding
     img = lambda name, alt: (f'<img alt="{esc(alt)}" src="data:image/png;base64,{_png(figs[name])}">'  # noqa: E731
                              if name in figs else "")

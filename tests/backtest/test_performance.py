@@ -75,10 +75,19 @@ def test_excess_return_by_regime() -> None:
     bench = pd.Series([0.01, 0.01, 0.0, 0.0], index=days)
     # the regime known at each close labels the next day's return; day 0 has none before it
     regime = pd.Series(["crowded", "crowded", "normal"], index=days[:3])
-    table = by_regime(returns, bench, regime)
+    table = by_regime(returns, bench, regime, min_days=1)
     assert table.loc["crowded", "days"] == 2 and table.loc["crowded", "excess_annualised"] == pytest.approx(-1.26)
     assert table.loc["crowded", "beat"] == 0.5 and table.loc["normal", "excess_annualised"] == pytest.approx(0.0)
     assert table.loc["unknown", "days"] == 1 and table.loc["unknown", "share_of_days"] == 0.25
+
+
+def test_a_regime_of_a_few_days_gets_no_annualised_figure() -> None:
+    days = pd.bdate_range("2021-01-04", periods=41)
+    returns, bench = pd.Series(0.001, index=days), pd.Series(0.0, index=days)
+    regime = pd.Series(["normal"] * 40 + ["crowded"], index=days).shift(-1).fillna("crowded")
+    table = by_regime(returns, bench, regime)  # day 0 is "unknown": one day
+    assert table.loc["unknown", "days"] == 1 and np.isnan(table.loc["unknown", "excess_annualised"])
+    assert table.loc["normal", "excess_annualised"] == pytest.approx(0.252)
 
 
 def test_capacity_reuses_the_run_at_the_configured_capital(tmp_path: Path) -> None:

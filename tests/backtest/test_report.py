@@ -90,3 +90,38 @@ def test_the_2015_crash_shows_in_the_nav_and_the_drawdown(real_market_dir: Path)
     nav = r.result.daily["nav"]
     assert nav.loc[trough] < 0.65 * nav.loc[peak]
     assert f"{r.stats['max_drawdown']:+.1%}" in render_html(r, figs={})
+
+
+def _report_with_curve(excess: list[float]):
+    """The fields the capacity sentence and the set-up table read, on a made-up curve."""
+    from types import SimpleNamespace
+
+    from backtest.engine import BacktestConfig
+    from features.crowding import CrowdingRule
+
+    curve = pd.DataFrame({"excess_annual_return": excess}, index=[1e7, 1e8, 1e9, 1e10][:len(excess)])
+    return SimpleNamespace(capacity=curve, config=BacktestConfig(), rule=CrowdingRule(), source="preds.parquet",
+                           market="m", extra={"training_run": "abc"})
+
+
+@pytest.mark.parametrize(("excess", "says"), [
+    ([0.25, 0.22, 0.21, 0.13], "stays above half of that up to 10.0 bn, the largest capital run.</p>"),
+    ([0.25, 0.20, 0.10, 0.05], "halves at about 562 m and stays above zero up to 10.0 bn, the largest capital run "
+                               "(log-linear"),
+    ([0.25, 0.20, 0.10, -0.05], "halves at about 562 m and reaches zero at about 4.6 bn (log-linear"),
+])
+def test_the_capacity_sentence_reads_as_a_sentence(excess: list[float], says: str) -> None:
+    from backtest.report import _capacity_text
+
+    text = _capacity_text(_report_with_curve(excess))
+    assert text.startswith("<p>The same strategy at each starting capital. From +25.0% a year at 10 m, the excess "
+                           "return ") and says in text
+
+
+def test_the_setup_states_costs_in_basis_points_and_names_in_words() -> None:
+    from backtest.report import _setup
+
+    setup = _setup(_report_with_curve([0.2, 0.1]))["value"]
+    assert setup["Commission"] == "3 bp of traded value, both sides" and setup["Stamp duty"] == "5 bp of sold value"
+    assert setup["Starting capital"] == "100 m (market currency)" and setup["Capacity curve"] == "10 m, 100 m"
+    assert setup["Training run"] == "abc" and all(" " in k or k.istitle() for k in setup.index)
