@@ -142,9 +142,20 @@ def _pct(v: float) -> str:
     return "" if pd.isna(v) else f"{v:+.1%}"
 
 
+def _words(name: object) -> object:
+    """A column or index name as words: ``excess_annualised`` -> ``excess annualised``."""
+    return name.replace("_", " ") if isinstance(name, str) else name
+
+
 def _table(frame: pd.DataFrame, formats: Mapping[str, Callable[[Any], str]] | None = None, index: bool = True) -> str:
-    return frame.to_html(formatters=formats or {}, index=index, border=0, classes="t", na_rep="",
-                         float_format=lambda v: f"{v:,.4f}", escape=True)
+    """``frame`` as an HTML table: headers in words, ``formats`` by column, NaN blank, scrolling
+    sideways inside its box when wider than the page."""
+    shown = frame.rename(columns=_words).rename_axis(index=[_words(n) for n in frame.index.names])
+    by_label = {_words(k): v for k, v in (formats or {}).items()}
+    table = shown.to_html(formatters=by_label, index=index, border=0, classes="t", na_rep="",
+                          float_format=lambda v: f"{v:,.4f}", escape=True)
+    return f'<div class="wide">{table}</div>'
+
 
 
 STAT_ROWS = [
@@ -164,7 +175,7 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table.t{border-collapse:collapse;margin:.5em 0}table.t td,table.t th{padding:3px 10px;text-align:right;
 border-bottom:1px solid #eee}table.t th{background:#f5f5f5}img{max-width:100%}
-.note{color:#555;font-size:.9em}.crowded{color:#b00;font-weight:bold}"""
+.note{color:#555;font-size:.9em}.crowded{color:#b00;font-weight:bold}.wide{overflow-x:auto;max-width:100%}"""
 
 
 def _money(v: float) -> str:

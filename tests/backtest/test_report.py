@@ -3,6 +3,7 @@ the real dev market the 2015 micro-cap crash shows in the NAV and the drawdown."
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -125,3 +126,11 @@ def test_the_setup_states_costs_in_basis_points_and_names_in_words() -> None:
     assert setup["Commission"] == "3 bp of traded value, both sides" and setup["Stamp duty"] == "5 bp of sold value"
     assert setup["Starting capital"] == "100 m (market currency)" and setup["Capacity curve"] == "10 m, 100 m"
     assert setup["Training run"] == "abc" and all(" " in k or k.istitle() for k in setup.index)
+
+
+def test_report_tables_have_headers_in_words_and_scroll_inside_the_page(report) -> None:
+    page = render_html(report[0])
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert "excess annualised" in headers and "share of days" in headers
+    assert not [h for h in headers if "_" in h], [h for h in headers if "_" in h]
+    assert page.count('<div class="wide"><table') == page.count("<table") and ".wide{overflow-x:auto" in page
