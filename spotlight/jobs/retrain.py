@@ -31,8 +31,9 @@ promoted and published, 4 champion kept, 3 parity gate failed, 1 failed (data, t
 MLflow), 75 locked.
 Recovery, at the start of every run (under the lock): a promotion whose bundle was swapped
 in but whose alias move did not happen is finished; bundle directories a dead job moved in
-but never served, staging directories, and this job's runs left RUNNING are removed (the runs
-marked FAILED and hidden, their model versions deleted).
+but never served, staging directories, and the runs a dead job left without a decision
+(RUNNING, or FINISHED and registered but never gated or served) are removed: marked FAILED and
+hidden, their model versions deleted with the ``candidate`` alias on them.
 """
 
 from __future__ import annotations
@@ -285,9 +286,11 @@ def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg: AppC
 
 def _recover(client: MlflowClient, root: Path, model: str, experiment: str, say: Say) -> None:
     """Finish or undo what a job killed part-way left (we hold the lock, so none is running):
-    a publish whose alias move did not happen, bundle directories outside the history, staging
-    directories, and runs of this job still marked RUNNING (closed, hidden, their model versions
-    removed)."""
+    a publish whose alias move did not happen (its run is then tagged promoted), bundle
+    directories outside the history, staging directories, and runs of this job that a dead
+    process left without a decision, RUNNING or FINISHED: marked FAILED and hidden, their model
+    versions deleted (and with them the ``candidate`` alias), so the registry reads as if the
+    killed job never ran."""
     from release.publish import clean, current
 
     pending_path = root / PENDING
@@ -304,18 +307,23 @@ def _recover(client: MlflowClient, root: Path, model: str, experiment: str, say:
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return
-    running = names.search_tags(**{names.JOB: names.JOB_RETRAIN}) + " and attributes.status = 'RUNNING'"
-    for run in client.search_runs([found.experiment_id], running):
-        tags = run.data.tags
+    champion = by_alias(client, model, CHAMPION)  # search results carry no aliases: ask the registry
+    for run in client.search_runs([found.experiment_id], names.search_tags(**{names.JOB: names.JOB_RETRAIN})):
+        tags, run_id = run.data.tags, run.info.run_id
+        if run.info.status not in ("RUNNING", "FINISHED") or names.RETRAIN_DECISION in tags:
+            continue  # failed and hidden already, or decided
         if tags.get(names.RETRAIN_HOST) != HOST or psutil.pid_exists(int(tags.get(names.RETRAIN_PID, "0") or 0)):
             continue  # another machine's job, or a live one (another serving root): not ours to close
-        say(f"recover: closing run {run.info.run_id}, left RUNNING by a job that died")
-        for mv in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
-            if CHAMPION not in mv.aliases:
-                client.delete_model_version(model, mv.version)
-        client.set_tag(run.info.run_id, names.ERROR, "interrupted: the job died before finishing this run")
-        client.set_terminated(run.info.run_id, "FAILED")
-        client.delete_run(run.info.run_id)
+        versions = client.search_model_versions(f"run_id = '{run_id}'")
+        if champion is not None and champion.run_id == run_id:  # its promotion was finished above
+            client.set_tag(run_id, names.RETRAIN_DECISION, "promoted")
+            continue
+        say(f"recover: removing run {run_id} and its model version, left undecided by a job that died")
+        for mv in versions:
+            client.delete_model_version(model, mv.version)
+        client.set_tag(run_id, names.ERROR, "interrupted: the job died before deciding on this run")
+        client.set_terminated(run_id, "FAILED")
+        client.delete_run(run_id)
 
 
 def retrain(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = None) -> Outcome:

@@ -71,11 +71,12 @@ def test_kill_9_leaves_champion_bundle_and_runs_intact(point: str, markets, tmp_
               if r.info.run_id not in (first.run_id, after.run_id)]
     if point == "training":  # killed before anything reached MLflow
         assert others == []
-    elif point == "registration":  # the half-logged run is closed and hidden, its model version removed
+    else:  # registering, or publishing a complete candidate: the run is hidden, its model version removed
         assert len(others) == 1 and others[0].info.status == "FAILED" and others[0].info.lifecycle_stage == "deleted"
         assert not client.search_model_versions(f"run_id = '{others[0].info.run_id}'")
-    else:  # killed while publishing: a complete candidate run that was never served
-        assert len(others) == 1 and others[0].info.status == "FINISHED"
+        versions = {str(v.version) for v in client.search_model_versions("name = 'spotlight-microcap'")}
+        assert versions == {"1", after.version}  # as if the killed job never registered its version
+        assert str(client.get_model_version_by_alias("spotlight-microcap", "candidate").version) == after.version
     assert not [p for p in root.iterdir() if p.name.startswith((".staging", ".pending"))]
     assert sorted(p.name for p in root.iterdir() if p.name.startswith("v")) == sorted({served, after.served})
 
@@ -96,6 +97,9 @@ def test_kill_9_between_the_swap_and_the_alias_is_finished_by_the_next_run(marke
     assert (root / ".pending.json").is_file()
 
     after = retrain(full, root, cfg, uri)  # recovery moves champion to the served version; then nothing to do
-    assert after.code == 4 and after.decision == "up_to_date", after.message
-    assert str(client.get_model_version_by_alias("spotlight-microcap", "champion").version) == "2"
+    assert after.code == ExitCode.KEPT and after.decision == "up_to_date", after.message
+    champion = client.get_model_version_by_alias("spotlight-microcap", "champion")
+    assert str(champion.version) == "2"
+    promoted = client.get_run(champion.run_id)  # the champion's run stays visible, its decision recorded
+    assert promoted.info.lifecycle_stage == "active" and promoted.data.tags["retrain.decision"] == "promoted"
     assert current(root) == swapped and not (root / ".pending.json").exists()
