@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -56,14 +58,23 @@ def resolve_version(client: MlflowClient, model: str, alias: str | None = None,
     return max(versions, key=lambda v: int(v.version))
 
 
-def promote(client: MlflowClient, version: str, model: str, alias: str = CHAMPION) -> str | None:
-    """Point ``alias`` (``champion``) at ``version`` of ``model``; returns the version it left."""
+def make_champion(client: MlflowClient, model: str, version: str, reason: str) -> None:
+    """Point ``champion`` at ``version`` and add to the version's description when and why."""
+    client.set_registered_model_alias(model, CHAMPION, str(version))
+    described = client.get_model_version(model, str(version)).description or ""
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    client.update_model_version(model, str(version), description=f"{described}\nChampion since {when}: {reason}".strip())
+
+
+def promote(client: MlflowClient, version: str, model: str, reason: str = "promoted by hand (spotlight promote)"
+            ) -> str | None:
+    """Make ``version`` of ``model`` the champion (:func:`make_champion`); returns the version it left."""
     try:
         client.get_model_version(model, str(version))
     except MlflowException:
         known = ", ".join(sorted((str(v.version) for v in client.search_model_versions(f"name = '{model}'")),
                                  key=int)) or "none"
         raise VersionLookupError(f"model {model!r} has no version {version}; versions: {known}") from None
-    left = by_alias(client, model, alias)
-    client.set_registered_model_alias(model, alias, str(version))
+    left = by_alias(client, model, CHAMPION)
+    make_champion(client, model, str(version), reason)
     return None if left is None else str(left.version)

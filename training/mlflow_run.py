@@ -28,6 +28,23 @@ from training import plots
 from training.train import TrainResult
 
 PIP_REQUIREMENTS = [f"{p}=={version(p)}" for p in ("lightgbm", "numpy", "pandas", "scikit-learn")]
+MODEL_DESCRIPTION = ("Spotlight: LightGBM ranking of the micro-cap universe by next month's attention re-rating. "
+                     "Alias candidate = the latest trained version; champion = the version the retrain gate (or "
+                     "spotlight promote) chose, the one served. Each version's description gives its out-of-sample "
+                     "figures and data, and why it became champion.")
+
+
+def headline(result: TrainResult, fingerprint: dict[str, str | int]) -> str:
+    """A version's description: its out-of-sample figures against the best baseline, and its data."""
+    s = result.evaluations["score"].summary
+    baselines = {k.removeprefix("baseline_"): e.summary["rank_ic"] for k, e in result.evaluations.items()
+                 if k != "score"}
+    best = max(baselines, key=lambda k: baselines[k]) if baselines else None
+    than = f"; best baseline {best} {baselines[best]:+.4f}" if best is not None else ""
+    return (f"{result.config.model} on {result.config.label_column}: out-of-sample RankIC {s['rank_ic']:+.4f} "
+            f"(ICIR {s['icir']:+.2f}, t {s['t_stat']:+.1f}) over {s['months']:.0f} months, top-decile excess "
+            f"{s['top_decile_excess']:+.2%} a month{than}. Trained on data {fingerprint['start']}..{fingerprint['end']} "
+            f"({fingerprint['stocks']} stocks, hash {str(fingerprint['hash'])[:12]}).")
 
 
 def _metrics_table(result: TrainResult) -> pd.DataFrame:
@@ -139,6 +156,9 @@ def log_training(result: TrainResult, fingerprint: dict[str, str | int], *, expe
         registered = mlflow.register_model(info.model_uri, model_name,
                                            tags={"run_id": run_id, names.DATA_HASH: str(fingerprint["hash"])})
         client.set_registered_model_alias(model_name, CANDIDATE, registered.version)
+        client.update_model_version(model_name, registered.version, description=headline(result, fingerprint))
+        if not client.get_registered_model(model_name).description:
+            client.update_registered_model(model_name, description=MODEL_DESCRIPTION)
         mlflow.end_run("FINISHED")
     except BaseException as exc:
         discard(client, run_id, exc, model_id, model_name,

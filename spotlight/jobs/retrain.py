@@ -58,7 +58,7 @@ from mlflow.tracking import MlflowClient
 from spotlight.config import AppConfig
 from spotlight.exit_code import CommandError, ExitCode
 from tracking import artifacts as names
-from tracking.registry import CANDIDATE, CHAMPION, by_alias
+from tracking.registry import CANDIDATE, CHAMPION, by_alias, make_champion
 
 LOCK, PENDING = ".retrain.lock", ".pending.json"
 HOST = socket.gethostname()
@@ -298,7 +298,8 @@ def _recover(client: MlflowClient, root: Path, model: str, experiment: str, say:
         pending = json.loads(pending_path.read_text(encoding="utf-8"))
         if current(root) == pending["name"]:
             say(f"recover: finishing the promotion of version {pending['version']} (its bundle is served)")
-            client.set_registered_model_alias(model, CHAMPION, pending["version"])
+            make_champion(client, model, pending["version"], "promoted by the retrain gate; the promotion was "
+                          "finished by the next run (the job died between serving it and moving the alias)")
         pending_path.unlink()
     for name in clean(root):
         say(f"recover: removed {name}, published by a job that died before serving it")
@@ -421,7 +422,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     previous = champion.version if champion is not None else None
     try:
         served = _export_and_publish(uri, model, run_id, root, cfg, data,
-                                     after_publish=lambda: client.set_registered_model_alias(model, CHAMPION, version))
+                                     after_publish=lambda: make_champion(client, model, version, f"retrain gate: {why}"))
     except RetrainError as exc:
         tag("decision", "parity_failed" if exc.code == ExitCode.PARITY_FAILED else "failed")
         tag("error", str(exc)[:5000])
@@ -458,7 +459,7 @@ def rollback(root: Path, cfg: AppConfig, uri: str) -> tuple[str, str, str]:
 
         version, left = manifest(previous)["model"]["version"], manifest(now)["model"]
         client = MlflowClient(configure(uri))
-        client.set_registered_model_alias(cfg.registered_model, CHAMPION, version)
+        make_champion(client, cfg.registered_model, version, f"rollback from version {left['version']}")
         point_back(root)
         try:
             client.set_tag(left["run_id"], names.RETRAIN_DECISION, "rolled_back")

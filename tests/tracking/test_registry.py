@@ -42,6 +42,8 @@ def test_promote_moves_champion_only_to_a_real_version(registered) -> None:
         promote(client, "99", MODEL)
     assert str(by_alias(client, MODEL, CHAMPION).version) == version
     assert promote(client, version, MODEL) == version  # returns the version it left
+    description = client.get_model_version(MODEL, version).description
+    assert description.count("Champion since ") == 2 and description.endswith("promoted by hand (spotlight promote)")
 
 
 def test_versions_are_found_by_alias_or_run_and_misses_say_what_exists(registered, tmp_path: Path) -> None:

@@ -64,6 +64,10 @@ def test_the_final_model_is_registered_as_candidate_and_loads(logged, trained, s
     client = MlflowClient(store)
     version = client.get_model_version_by_alias(logged.model_name, "candidate")
     assert str(version.version) == logged.model_version and version.run_id == logged.run_id
+    rank_ic = trained.evaluations["score"].summary["rank_ic"]
+    assert version.description.startswith(f"regressor on label_rerating: out-of-sample RankIC {rank_ic:+.4f}")
+    assert "best baseline " in version.description and "Trained on data " in version.description
+    assert client.get_registered_model(logged.model_name).description.startswith("Spotlight: LightGBM ranking")
     with pytest.raises(mlflow.exceptions.MlflowException):
         client.get_model_version_by_alias(logged.model_name, "champion")  # never set silently
     mlflow.set_tracking_uri(store)

@@ -33,6 +33,8 @@ def test_promote_then_nothing_to_do_then_a_new_month_then_rollback(markets, setu
 
     first = retrain(earlier, root, cfg, uri)
     assert first.code == ExitCode.OK and first.decision == "promoted" and first.version == "1", first.message
+    why = client.get_model_version("spotlight-microcap", "1").description
+    assert "out-of-sample RankIC" in why and "Champion since " in why and "retrain gate: no champion yet" in why
     assert str(client.get_model_version_by_alias("spotlight-microcap", "champion").version) == "1"
     assert current(root) == first.served and first.served.startswith("v0001-")
     run = client.get_run(first.run_id)
