@@ -246,12 +246,6 @@ def _champion(client: MlflowClient, model: str) -> Champion | None:
                     tags.get(names.CONFIG_HASH))
 
 
-def _served_name(root: Path) -> str | None:
-    from release.publish import current
-
-    return current(root)
-
-
 # --- acting ------------------------------------------------------------------------------------
 
 
@@ -343,6 +337,7 @@ def retrain(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = 
 def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: dict[str, float]) -> Outcome:
     from market import InvalidMarketError, MarketDataError, load_market
     from market.fingerprint import fingerprint
+    from release.publish import current
     from tracking.store import configure
     from training.mlflow_run import log_training
     from training.train import train
@@ -376,7 +371,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
         run_id, version = (champion.run_id, champion.version) if champion is not None else (None, None)
         if plan.verdict == "already_decided" and state.decided is not None:
             run_id, version = state.decided[0], None
-        return Outcome(ExitCode.KEPT, plan.verdict, plan.reason, run_id, version, _served_name(root),
+        return Outcome(ExitCode.KEPT, plan.verdict, plan.reason, run_id, version, current(root),
                        timings=timings)
 
     t0 = time.perf_counter()
@@ -414,7 +409,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     tag("gate", why)
     if not promote:
         tag("decision", "kept_champion")
-        return Outcome(ExitCode.KEPT, "kept_champion", f"kept champion: {why}", run_id, version, _served_name(root),
+        return Outcome(ExitCode.KEPT, "kept_champion", f"kept champion: {why}", run_id, version, current(root),
                        figures, timings, summaries)
 
     t0 = time.perf_counter()
