@@ -1,7 +1,7 @@
 """The application's configuration: one TOML file for every job.
 
 :class:`AppConfig` = the model settings (:class:`training.config.TrainConfig`), where runs
-are tracked, the retrain job's gate and publishing (:class:`RetrainConfig`), the backtest
+are tracked, the market's currency, the retrain job's gate and publishing (:class:`RetrainConfig`), the backtest
 (:class:`backtest.engine.BacktestConfig`) and the crowding rule
 (:class:`features.crowding.CrowdingRule`). Each domain model states its defaults and bounds
 once; ``spotlight config`` prints them all as TOML.
@@ -44,6 +44,9 @@ class AppConfig(Section):
 
     experiment: str = Field("spotlight", min_length=1, description="MLflow experiment of the runs")
     registered_model: str = Field("spotlight-microcap", min_length=1, description="MLflow registered model")
+    currency: str = Field("CNY", pattern=r"^[A-Z]{3}$",
+                          description="ISO 4217 code of the market's prices and traded amounts (the built-in market "
+                                      "is A-share-like: CNY); named in the report and the service")
     train: TrainConfig = Field(default_factory=TrainConfig)  # built when asked: it checks the feature registry
     retrain: RetrainConfig = RetrainConfig()
     backtest: BacktestConfig = BacktestConfig()

@@ -19,6 +19,7 @@ def test_defaults_load_and_flatten_to_parameters() -> None:
     assert flat["universe.band"] == "50000000.0,300000000.0"
     assert flat["retrain.keep"] == "5" and flat["crowding.window"] == "252" and flat["experiment"] == "spotlight"
     assert t.label_column == "label_rerating"
+    assert cfg.currency == "CNY" and flat["currency"] == "CNY"
 
 
 def test_a_file_overrides_only_its_keys(tmp_path: Path) -> None:
@@ -38,6 +39,7 @@ def test_a_file_overrides_only_its_keys(tmp_path: Path) -> None:
     ("[baselines]\nsize = \"nope\"\n", "nope"),
     ("lightgbm = 3\n", "'lightgbm' must be a table"),
     ("[walk_forward\n", "not valid TOML"),
+    ('currency = "yuan"\n', "currency"),
 ])
 def test_bad_configs_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
