@@ -14,9 +14,15 @@ from matplotlib.figure import Figure
 
 from tracking.figures import figure, no_data
 
-__all__ = ["capacity_plot", "crowding_plot", "drawdown_plot", "nav_plot"]
+__all__ = ["amount", "capacity_plot", "crowding_plot", "drawdown_plot", "nav_plot"]
 
 REGIME_COLORS = {"crowded": "tab:red", "elevated": "tab:orange"}
+
+
+def amount(v: float) -> str:
+    """A money amount in short words, without its currency: 1.03e9 -> '1.0 bn', 3.2e8 -> '320 m',
+    5e4 -> '50,000'."""
+    return f"{v / 1e9:,.1f} bn" if v >= 1e9 else f"{v / 1e6:,.0f} m" if v >= 1e6 else f"{v:,.0f}"
 
 
 def _shade_regimes(ax: Axes, regime: pd.Series | None) -> None:
@@ -74,9 +80,10 @@ def drawdown_plot(drawdown: pd.DataFrame, regime: pd.Series | None = None,
     return fig
 
 
-def capacity_plot(curve: pd.DataFrame, title: str = "Capacity: excess return against capital") -> Figure:
-    """``excess_annual_return`` against capital (the index, log scale) and ``fill_ratio`` on a
-    second axis."""
+def capacity_plot(curve: pd.DataFrame, title: str = "Capacity: excess return against capital",
+                  currency: str = "CNY") -> Figure:
+    """``excess_annual_return`` against capital (the index, in ``currency``, log scale, ticks at
+    the capitals run) and ``fill_ratio`` on a second axis."""
     fig, ax = figure(8, 4.5)
     table = curve.dropna(how="all")
     if table.empty:
@@ -85,7 +92,9 @@ def capacity_plot(curve: pd.DataFrame, title: str = "Capacity: excess return aga
     ax.plot(x, table["excess_annual_return"].to_numpy(), marker="o", color="tab:blue", label="excess annual return")
     ax.axhline(0.0, color="grey", linewidth=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel("starting capital")
+    ax.set_xticks(x, [amount(v) for v in x], minor=False)
+    ax.xaxis.set_minor_formatter("")
+    ax.set_xlabel(f"starting capital ({currency}, log scale)")
     ax.set_ylabel("excess annual return", color="tab:blue")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     twin = ax.twinx()

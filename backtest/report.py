@@ -60,6 +60,7 @@ class BacktestReport:
     yearly: pd.DataFrame         # calendar-year returns
     capacity: pd.DataFrame | None = None
     extra: dict[str, str] = field(default_factory=dict)  # e.g. the training run
+    currency: str = "CNY"        # ISO 4217 code of the market's prices, named beside every money amount
 
     @property
     def latest_crowding(self) -> pd.Series:
@@ -96,9 +97,11 @@ def build_report(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig,
                  capitals: Sequence[float] | None = (1e7, 1e8, 1e9, 1e10),
                  universe: UniverseConfig = UniverseConfig(), rule: CrowdingRule = CrowdingRule(),
                  source: str = "predictions", top_episodes: int = 5, progress: Progress | None = None,
-                 extra: dict[str, str] | None = None) -> BacktestReport:
+                 extra: dict[str, str] | None = None, currency: str = "CNY") -> BacktestReport:
     """Backtest ``predictions`` (checked: :func:`backtest.engine.check_predictions`) on ``market``
-    and gather everything the report shows. ``capitals=None`` skips the capacity curve."""
+    and gather everything the report shows. ``capitals=None`` skips the capacity curve;
+    ``currency`` (ISO 4217, default CNY for the A-share-like built-in market) is the unit of
+    ``cfg.capital``, ``capitals`` and the market's amounts, named wherever the report shows money."""
     say = progress or (lambda step: None)
     say(f"backtest at {cfg.capital:,.0f}")
     result = run_backtest(market, predictions, cfg)
@@ -116,7 +119,7 @@ def build_report(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig,
         config=cfg, rule=rule, source=source, market=str(market.source), result=result, benchmark=bench,
         stats=stats, growth=g, crowding=crowd, episodes=_episodes(g, crowd, top_episodes),
         regimes=by_regime(returns, bench, crowd["regime"]), yearly=_yearly(g), capacity=curve,
-        extra=dict(extra or {}))
+        extra=dict(extra or {}), currency=currency)
 
 
 def figures(report: BacktestReport) -> dict[str, Figure]:
@@ -128,7 +131,7 @@ def figures(report: BacktestReport) -> dict[str, Figure]:
            "drawdown": plots.drawdown_plot(dd, report.crowding["regime"]),
            "crowding": plots.crowding_plot(report.crowding, dd)}
     if report.capacity is not None:
-        out["capacity"] = plots.capacity_plot(report.capacity)
+        out["capacity"] = plots.capacity_plot(report.capacity, currency=report.currency)
     return out
 
 
@@ -178,17 +181,17 @@ border-bottom:1px solid #eee}table.t th{background:#f5f5f5}img{max-width:100%}
 .note{color:#555;font-size:.9em}.crowded{color:#b00;font-weight:bold}.wide{overflow-x:auto;max-width:100%}"""
 
 
-def _money(v: float) -> str:
-    """1.03e9 -> '1.0 bn', 3.2e8 -> '320 m'."""
-    return f"{v / 1e9:,.1f} bn" if v >= 1e9 else f"{v / 1e6:,.0f} m" if v >= 1e6 else f"{v:,.0f}"
+def _money(v: float, currency: str) -> str:
+    """An amount with its currency: (1.03e9, 'CNY') -> '1.0 bn CNY', 3.2e8 -> '320 m CNY'."""
+    return f"{plots.amount(v)} {currency}"
 
 
 def _capacity_text(report: BacktestReport) -> str:
     """One sentence on where the excess return halves and reaches zero along the curve."""
     if report.capacity is None:
         return ""
-    curve = report.capacity
-    first, low, top = curve["excess_annual_return"].iloc[0], _money(curve.index[0]), _money(curve.index[-1])
+    curve, money = report.capacity, lambda v: _money(v, report.currency)
+    first, low, top = curve["excess_annual_return"].iloc[0], money(curve.index[0]), money(curve.index[-1])
     if not first > 0:
         return f"<p>The strategy earns no excess return even at {low} ({first:+.1%} a year).</p>"
     limits = capacity_limits(curve)
@@ -197,23 +200,23 @@ def _capacity_text(report: BacktestReport) -> str:
     if pd.isna(limits["half"]):
         return f"{start}stays above half of that up to {top}, the largest capital run.</p>"
     if pd.isna(limits["zero"]):
-        return (f"{start}halves at about {_money(limits['half'])} and stays above zero up to {top}, the largest "
+        return (f"{start}halves at about {money(limits['half'])} and stays above zero up to {top}, the largest "
                 f"capital run{method}")
-    return f"{start}halves at about {_money(limits['half'])} and reaches zero at about {_money(limits['zero'])}{method}"
+    return f"{start}halves at about {money(limits['half'])} and reaches zero at about {money(limits['zero'])}{method}"
 
 
 def _setup(report: BacktestReport) -> pd.DataFrame:
-    """The run's settings in words and units (costs in basis points, capital in the market's currency)."""
-    cfg = report.config
+    """The run's settings in words and units (costs in basis points, capital in ``report.currency``)."""
+    cfg, money = report.config, lambda v: _money(v, report.currency)
     rows = {
-        "Starting capital": f"{_money(cfg.capital)} (market currency)",
+        "Starting capital": money(cfg.capital),
         "Names held": f"top {cfg.top_n} by score, {cfg.weighting}-weighted, rebalanced monthly",
         "Participation cap": f"{cfg.participation:.0%} of a stock's 20-day median traded amount a day",
         "Commission": f"{cfg.commission * 1e4:g} bp of traded value, both sides",
         "Stamp duty": f"{cfg.stamp_duty * 1e4:g} bp of sold value",
         "Market impact": f"{cfg.impact_bps:g} bp x sqrt(trade / 20-day median amount)",
         "Delisting": f"{cfg.delist_recovery:.0%} of the last close recovered",
-        "Capacity curve": ", ".join(_money(c) for c in report.capacity.index) if report.capacity is not None else "not run",
+        "Capacity curve": ", ".join(money(c) for c in report.capacity.index) if report.capacity is not None else "not run",
         "Crowding rule": ", ".join(f"{k} {v}" for k, v in report.rule.as_dict().items()),
         "Predictions": report.source,
         "Market": report.market,
@@ -247,10 +250,12 @@ def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -
     share = {c: (lambda v: "" if pd.isna(v) else f"{v:.0%}") for c in
              ("turnover_share_pctile_at_peak", "bp_spread_pctile_at_peak", "share_of_days", "beat", "fill_ratio")}
     date = {c: (lambda v: "" if pd.isna(v) else f"{v:%Y-%m-%d}") for c in ("peak", "trough", "recovery")}
+    capital = f"starting capital ({report.currency})"
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Spotlight backtest {esc(period)}</title><style>{CSS}</style></head><body>",
-        f"<h1>Spotlight backtest: top {cfg.top_n}, {esc(cfg.weighting)}-weighted, {cfg.capital:,.0f} capital</h1>",
+        f"<h1>Spotlight backtest: top {cfg.top_n}, {esc(cfg.weighting)}-weighted, "
+        f"{esc(_money(cfg.capital, report.currency))} starting capital</h1>",
         f'<p class="note">{esc(period)}, {len(daily)} trading days, {len(report.result.rebalances)} rebalances '
         f"(one per signal date). Orders from each signal trade from the next day's open, capped at "
         f"{cfg.participation:.0%} of each stock's 20-day median traded amount a day; limit-locked and suspended "
@@ -262,8 +267,8 @@ def render_html(report: BacktestReport, figs: dict[str, Figure] | None = None) -
         "<h3>Worst excess drawdowns (strategy / benchmark) and the crowding around them</h3>",
         _table(report.episodes, pct | share | date, index=False),
         "<h2>Capacity</h2>", _capacity_text(report),
-        (_table(report.capacity.rename_axis("capital").reset_index(),
-                pct | share | {"capital": lambda v: f"{v:,.0f}", "cost_drag": lambda v: f"{v:.2%}"}, index=False)
+        (_table(report.capacity.rename_axis(capital).reset_index(),
+                pct | share | {capital: plots.amount, "cost_drag": lambda v: f"{v:.2%}"}, index=False)
          + img("capacity", "capacity curve") if report.capacity is not None else "<p>Not run (--no-capacity).</p>"),
         "<h2>Crowding</h2>",
         f'<p>Latest regime ({latest.name:%Y-%m-%d}): <span class="{esc(str(latest["regime"]))}">'

@@ -105,7 +105,7 @@ def run_job(data: Path, cfg: AppConfig, *, predictions: Path | None = None, run_
     except PredictionsError as exc:
         raise BacktestJobError(str(exc)) from None
     result = build_report(market, preds, bt, capitals=bt.capacity if capacity else None, universe=universe,
-                          rule=cfg.crowding, source=source, progress=say)
+                          rule=cfg.crowding, source=source, progress=say, currency=cfg.currency)
     say("report")
     figs = figures(result)
     text = render_html(result, figs)

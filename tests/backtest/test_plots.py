@@ -34,8 +34,10 @@ def test_drawdown_and_crowding_plots_shade_each_crowded_or_elevated_run() -> Non
 
 def test_capacity_plot_draws_return_and_fill_on_log_capital() -> None:
     curve = pd.DataFrame({"excess_annual_return": [0.2, 0.1], "fill_ratio": [0.9, 0.4]}, index=[1e7, 1e9])
-    ax, twin = capacity_plot(curve).axes
+    ax, twin = capacity_plot(curve, currency="USD").axes
     assert ax.get_xscale() == "log" and list(twin.lines[0].get_ydata()) == [0.9, 0.4]
+    assert ax.get_xlabel() == "starting capital (USD, log scale)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10 m", "1.0 bn"]  # ticks at the capitals run
 
 
 @pytest.mark.parametrize("draw", [

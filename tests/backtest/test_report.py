@@ -33,7 +33,7 @@ def _reversal(market: Market, universe: UniverseConfig = UNIVERSE, start: str | 
 def report(small_sim_dir: Path):
     market = load_market(small_sim_dir)
     return build_report(market, _reversal(market), BacktestConfig(top_n=20, capital=1e7), capitals=(1e6, 1e9),
-                        universe=UNIVERSE), market
+                        universe=UNIVERSE, currency="USD"), market
 
 
 def test_the_report_figures_agree_with_the_backtest(report) -> None:
@@ -93,7 +93,7 @@ def test_the_2015_crash_shows_in_the_nav_and_the_drawdown(real_market_dir: Path)
     assert f"{r.stats['max_drawdown']:+.1%}" in render_html(r, figs={})
 
 
-def _report_with_curve(excess: list[float]):
+def _report_with_curve(excess: list[float], currency: str = "CNY"):
     """The fields the capacity sentence and the set-up table read, on a made-up curve."""
     from types import SimpleNamespace
 
@@ -102,21 +102,21 @@ def _report_with_curve(excess: list[float]):
 
     curve = pd.DataFrame({"excess_annual_return": excess}, index=[1e7, 1e8, 1e9, 1e10][:len(excess)])
     return SimpleNamespace(capacity=curve, config=BacktestConfig(), rule=CrowdingRule(), source="preds.parquet",
-                           market="m", extra={"training_run": "abc"})
+                           market="m", extra={"training_run": "abc"}, currency=currency)
 
 
 @pytest.mark.parametrize(("excess", "says"), [
-    ([0.25, 0.22, 0.21, 0.13], "stays above half of that up to 10.0 bn, the largest capital run.</p>"),
-    ([0.25, 0.20, 0.10, 0.05], "halves at about 562 m and stays above zero up to 10.0 bn, the largest capital run "
-                               "(log-linear"),
-    ([0.25, 0.20, 0.10, -0.05], "halves at about 562 m and reaches zero at about 4.6 bn (log-linear"),
+    ([0.25, 0.22, 0.21, 0.13], "stays above half of that up to 10.0 bn CNY, the largest capital run.</p>"),
+    ([0.25, 0.20, 0.10, 0.05], "halves at about 562 m CNY and stays above zero up to 10.0 bn CNY, the largest "
+                               "capital run (log-linear"),
+    ([0.25, 0.20, 0.10, -0.05], "halves at about 562 m CNY and reaches zero at about 4.6 bn CNY (log-linear"),
 ])
 def test_the_capacity_sentence_reads_as_a_sentence(excess: list[float], says: str) -> None:
     from backtest.report import _capacity_text
 
     text = _capacity_text(_report_with_curve(excess))
-    assert text.startswith("<p>The same strategy at each starting capital. From +25.0% a year at 10 m, the excess "
-                           "return ") and says in text
+    assert text.startswith("<p>The same strategy at each starting capital. From +25.0% a year at 10 m CNY, the "
+                           "excess return ") and says in text
 
 
 def test_the_setup_states_costs_in_basis_points_and_names_in_words() -> None:
@@ -124,7 +124,7 @@ def test_the_setup_states_costs_in_basis_points_and_names_in_words() -> None:
 
     setup = _setup(_report_with_curve([0.2, 0.1]))["value"]
     assert setup["Commission"] == "3 bp of traded value, both sides" and setup["Stamp duty"] == "5 bp of sold value"
-    assert setup["Starting capital"] == "100 m (market currency)" and setup["Capacity curve"] == "10 m, 100 m"
+    assert setup["Starting capital"] == "100 m CNY" and setup["Capacity curve"] == "10 m CNY, 100 m CNY"
     assert setup["Training run"] == "abc" and all(" " in k or k.istitle() for k in setup.index)
 
 
@@ -134,3 +134,22 @@ def test_report_tables_have_headers_in_words_and_scroll_inside_the_page(report) 
     assert "excess annualised" in headers and "share of days" in headers
     assert not [h for h in headers if "_" in h], [h for h in headers if "_" in h]
     assert page.count('<div class="wide"><table') == page.count("<table") and ".wide{overflow-x:auto" in page
+
+
+def test_every_money_amount_names_the_currency(report) -> None:
+    """Built with currency USD: the title, the capacity sentence, table and axis and the set-up
+    say USD beside each amount; nothing says "market currency"."""
+    from backtest.report import _setup, figures
+
+    r = report[0]
+    page = render_html(r, figs={})
+    assert "top 20, equal-weighted, 10 m USD starting capital</h1>" in page
+    assert "From " in page and " a year at 1 m USD, the excess return " in page and "1.0 bn USD" in page
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert "starting capital (USD)" in headers
+    assert re.search(r"<td>1 m</td>.*<td>1.0 bn</td>", page, re.S)  # the capacity table's capitals in words
+    setup = _setup(r)["value"]
+    assert setup["Starting capital"] == "10 m USD" and setup["Capacity curve"] == "1 m USD, 1.0 bn USD"
+    assert "market currency" not in page and "CNY" not in page
+    ax, _ = figures(r)["capacity"].axes
+    assert ax.get_xlabel() == "starting capital (USD, log scale)"
