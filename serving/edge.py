@@ -13,7 +13,10 @@ non-ASCII byte in it (BentoML's access log would fail mid-answer); a POST withou
 ``Content-Type`` is read as JSON. A POST whose ``Content-Length`` exceeds
 ``SPOTLIGHT_MAX_BODY_BYTES`` (default 64 MiB) is answered 413 before it is read; a chunked
 POST (no ``Content-Length``) is counted as it streams in and answered 413 as soon as it passes
-the limit, so at most that much is ever held.
+the limit, so at most that much is ever held. A body that stalls for more than
+``SPOTLIGHT_BODY_TIMEOUT_SECONDS`` between two chunks is answered 408 (it was held until the
+30 s request timeout answered 504). The request head is bounded before this, in
+:mod:`serving.head_limits`.
 
 :class:`JsonErrors`: the framework's plain-text 404 (unknown path) and 405 (wrong method) are
 answered in the service's JSON error shape instead, naming the method, the path and the API.
@@ -22,6 +25,7 @@ The scheme ``Bearer`` is matched case-insensitively.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Sequence
@@ -56,11 +60,14 @@ class BearerAuth:
 
 
 class JsonOnly:
-    """Answer 415 to a POST that is not JSON and 413 to one over the byte limit."""
+    """Answer 415 to a POST that is not JSON, 413 to one over the byte limit and 408 to one
+    whose body stalls."""
 
-    def __init__(self, app: Any, max_bytes: int | None = None) -> None:
+    def __init__(self, app: Any, max_bytes: int | None = None, idle_seconds: float | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes if max_bytes is not None else ServeSettings().max_body_bytes
+        settings = ServeSettings()
+        self.max_bytes = settings.max_body_bytes if max_bytes is None else max_bytes
+        self.idle_seconds = settings.body_timeout_seconds if idle_seconds is None else idle_seconds
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """Pass the request on, or answer 415 or 413 before the service reads its body."""
@@ -77,22 +84,28 @@ class JsonOnly:
                               ["header", "Content-Type"], "expected application/json", "unsupported_media_type")
                 return
             length = dict(scope["headers"]).get(b"content-length")
-            if length is None:  # chunked: count the bytes as they arrive, then hand the body on
-                body = await self._read_at_most(receive)
-                if body is None:
-                    await self._too_large(send, f"the chunked body passed {self.max_bytes} bytes", ["body"])
-                    return
-                receive = _replay(body, receive)
-            elif not length.isdigit() or int(length) > self.max_bytes:
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
                 await self._too_large(send, f"the body is {length.decode('latin-1')} bytes", ["header", "Content-Length"])
                 return
+            try:  # chunked or not: count the bytes as they arrive, then hand the body on
+                body = await self._read_at_most(receive)
+            except TimeoutError:
+                await _answer(send, 408, f"the request body stalled for more than {self.idle_seconds:g} s "
+                                         "(SPOTLIGHT_BODY_TIMEOUT_SECONDS)", ["body"],
+                              f"send the body within {self.idle_seconds:g} s", "timeout", [(b"connection", b"close")])
+                return
+            if body is None:
+                await self._too_large(send, f"the chunked body passed {self.max_bytes} bytes", ["body"])
+                return
+            receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
     async def _read_at_most(self, receive: Any) -> bytes | None:
-        """The whole body, or None as soon as it passes ``max_bytes`` (the rest is never read)."""
+        """The whole body, or None as soon as it passes ``max_bytes`` (the rest is never read);
+        TimeoutError when no chunk arrives for ``idle_seconds``."""
         chunks, size, more = [], 0, True
         while more:
-            message = await receive()
+            message = await asyncio.wait_for(receive(), self.idle_seconds)
             if message["type"] != "http.request":
                 break  # the client went away; the service sees an empty body
             chunk = message.get("body", b"")

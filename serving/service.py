@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response
 from serving.bentoml_patches import cancel_timeout_timers
 from serving.bundle import Bundle, BundleError, resolve
 from serving.edge import BearerAuth, JsonErrors, JsonOnly
+from serving.head_limits import limit_request_heads
 from serving.ranking import RequestError
 from serving.ranking import rank as rank_bundle
 from serving.ranking import score as score_bundle
@@ -106,6 +107,8 @@ class Spotlight:
         self.bundle = Bundle.load(resolve(self.source))
         self.max_rows = settings.max_rows
         cancel_timeout_timers()
+        if not limit_request_heads(settings.max_header_bytes, settings.header_timeout_seconds):
+            logger.warning("request heads are not bounded: uvicorn's httptools protocol is not the expected shape")
         gc.collect()
         gc.freeze()  # the bundle and the libraries are long-lived: keep them out of every later GC pass
         seconds = settings.reload_seconds

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -37,7 +39,8 @@ def server(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = os.environ | {"SPOTLIGHT_API_TOKEN": TOKEN, "BENTOML_HOME": str(log.parent / "bentoml"),
-                        "SPOTLIGHT_MAX_ROWS": "100"}
+                        "SPOTLIGHT_MAX_ROWS": "100", "SPOTLIGHT_MAX_HEADER_BYTES": "8192",
+                        "SPOTLIGHT_HEADER_TIMEOUT_SECONDS": "1.5"}
     spotlight = Path(sys.executable).with_name("spotlight")
     with open(log, "wb") as out:
         process = subprocess.Popen([str(spotlight), "serve", "--bundle", str(bundle_dir), "--port", str(port)],
@@ -95,3 +98,43 @@ def test_a_bad_bundle_exits_1_naming_the_file(tmp_path: Path) -> None:
     r = subprocess.run([str(spotlight), "serve", "--bundle", str(tmp_path / "b")], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 1 and "model.onnx is missing" in r.stderr
+
+
+def _raw(port: int, *parts: bytes, pause: float = 0.0, wait: float = 10) -> tuple[bytes, float]:
+    """Send ``parts`` over one connection (``pause`` s apart); what came back before the server
+    closed it, and the seconds that took."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as conn:
+        started = time.monotonic()
+        try:
+            for part in parts:
+                conn.sendall(part)
+                time.sleep(pause)
+        except OSError:  # the server closed the connection mid-send
+            pass
+        got = b""
+        while chunk := conn.recv(65536):
+            got += chunk
+        return got, time.monotonic() - started
+
+
+def test_an_oversized_request_head_is_431_and_the_connection_closed(server) -> None:
+    _, port, _ = server
+    auth = f"Authorization: Bearer {TOKEN}\r\n".encode()
+    head = b"GET /model HTTP/1.1\r\nHost: x\r\n" + auth + b"X-Pad: " + b"a" * 50_000 + b"\r\n\r\n"
+    got, _ = _raw(port, head)
+    status, _, body = got.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 431") and b"connection: close" in status
+    assert "SPOTLIGHT_MAX_HEADER_BYTES" in json.loads(body)["error"]
+    streamed, _ = _raw(port, b"GET /model HTTP/1.1\r\nX-Pad: ", *[b"a" * 4096] * 100)  # 400 KB, never ended
+    assert streamed.startswith(b"HTTP/1.1 431")
+    fits = b"GET /model HTTP/1.1\r\nHost: x\r\n" + auth + b"X-Pad: " + b"a" * 4000 + b"\r\nConnection: close\r\n\r\n"
+    assert _raw(port, fits)[0].startswith(b"HTTP/1.1 200")
+
+
+def test_a_slow_or_silent_request_head_is_408_and_closed(server) -> None:
+    _, port, _ = server
+    got, seconds = _raw(port, b"GET /model HTTP/1.1\r\n", b"Host: x\r\n", b"X-Slow: 1\r\n", pause=0.8)
+    assert got.startswith(b"HTTP/1.1 408") and seconds < 5
+    assert "SPOTLIGHT_HEADER_TIMEOUT_SECONDS" in json.loads(got.partition(b"\r\n\r\n")[2])["error"]
+    silent, seconds = _raw(port)  # connects and sends nothing
+    assert silent.startswith(b"HTTP/1.1 408") and 1.4 < seconds < 5

@@ -195,6 +195,39 @@ def test_a_chunked_body_is_counted_as_it_streams_and_stopped_at_the_limit() -> N
     assert body["detail"][0]["loc"] == ["body"] and "at most 100" in body["error"]
 
 
+def test_a_stalled_body_is_408_after_the_idle_time_not_504_after_30_s() -> None:
+    from serving.edge import JsonOnly
+
+    async def never_reached(scope, receive, send) -> None:
+        raise AssertionError("the service got a stalled request")
+
+    chunks = iter([{"type": "http.request", "body": b'{"top_n"', "more_body": True}])
+
+    async def receive() -> dict:
+        message = next(chunks, None)
+        if message is None:
+            await asyncio.sleep(60)  # the client stops sending
+        return message
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/rank",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"20")]}
+    app = JsonOnly(never_reached, max_bytes=100, idle_seconds=0.2)
+    loop = asyncio.new_event_loop()
+    started = loop.time()
+    loop.run_until_complete(app(scope, receive, send))
+    waited = loop.time() - started
+    loop.close()
+    assert sent[0]["status"] == 408 and 0.2 <= waited < 5
+    assert (b"connection", b"close") in sent[0]["headers"]
+    body = json.loads(sent[1]["body"])
+    assert body["detail"][0]["loc"] == ["body"] and "SPOTLIGHT_BODY_TIMEOUT_SECONDS" in body["error"]
+
+
 def test_two_content_types_or_a_non_ascii_one_are_415() -> None:
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
