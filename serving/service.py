@@ -35,7 +35,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
-from serving.bentoml_patches import cancel_timeout_timers
+from serving.bentoml_patches import cancel_timeout_timers, quiet_client_errors
 from serving.bundle import Bundle, BundleError, resolve
 from serving.edge import BearerAuth, JsonErrors, JsonOnly
 from serving.head_limits import limit_request_heads
@@ -107,6 +107,7 @@ class Spotlight:
         self.bundle = Bundle.load(resolve(self.source))
         self.max_rows = settings.max_rows
         cancel_timeout_timers()
+        quiet_client_errors()
         if not limit_request_heads(settings.max_header_bytes, settings.header_timeout_seconds):
             logger.warning("request heads are not bounded: uvicorn's httptools protocol is not the expected shape")
         gc.collect()
