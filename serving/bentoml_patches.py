@@ -99,5 +99,5 @@ def quiet_client_errors() -> bool:
         logger.info("%s %s answered %d: %s", request.method, request.url.path, *refused)
 
     log_exception._spotlight_patched = True  # type: ignore[attr-defined]
-    app.log_exception = log_exception  # type: ignore[attr-defined]
+    app.log_exception = log_exception
     return True
