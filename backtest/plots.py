@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from tracking.figures import figure, no_data
 
@@ -21,8 +22,14 @@ REGIME_COLORS = {"crowded": "tab:red", "elevated": "tab:orange"}
 
 def amount(v: float) -> str:
     """A money amount in short words, without its currency: 1.03e9 -> '1.0 bn', 3.2e8 -> '320 m',
-    5e4 -> '50,000'."""
-    return f"{v / 1e9:,.1f} bn" if v >= 1e9 else f"{v / 1e6:,.0f} m" if v >= 1e6 else f"{v:,.0f}"
+    1.2e6 -> '1.2 m' (two figures under 10 m, so that 1.2 m and 1.4 m differ), 5e4 -> '50,000'."""
+    if v >= 1e9:
+        return f"{v / 1e9:,.1f} bn"
+    if v >= 1e7:
+        return f"{v / 1e6:,.0f} m"
+    if v >= 1e6:
+        return f"{v / 1e6:.1f}".removesuffix(".0") + " m"
+    return f"{v:,.0f}"
 
 
 def _shade_regimes(ax: Axes, regime: pd.Series | None) -> None:
@@ -53,6 +60,10 @@ def nav_plot(nav: pd.DataFrame, title: str = "NAV against the benchmark") -> Fig
     top.set_yscale("log")
     top.yaxis.set_major_formatter(lambda v, _: f"{v:g}")
     top.yaxis.set_minor_formatter(lambda v, _: f"{v:g}")
+    low, high = top.get_ylim()
+    if high < 3 * low:  # log ticks (1, 2, 3, ...) would label one or two values: plain ones instead
+        top.yaxis.set_major_locator(MaxNLocator(6))
+        top.yaxis.set_minor_formatter(NullFormatter())
     top.set_ylabel("growth of 1 (log)")
     top.set_title(title)
     top.legend(loc="upper left", fontsize="small")

@@ -174,10 +174,12 @@ STAT_ROWS = [
     ("years", "Years", lambda v: f"{v:.2f}"),
 ]
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+# the text keeps 1em from the window's edges; a cell never breaks a date or number (its table scrolls instead)
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table.t{border-collapse:collapse;margin:.5em 0}table.t td,table.t th{padding:3px 10px;text-align:right;
-border-bottom:1px solid #eee}table.t th{background:#f5f5f5}img{max-width:100%}
+border-bottom:1px solid #eee}table.t td{white-space:nowrap}table.t th{background:#f5f5f5}
+table.t tbody th{text-align:left}img{max-width:100%}
 .note{color:#555;font-size:.9em}.crowded{color:#b00;font-weight:bold}.wide{overflow-x:auto;max-width:100%}"""
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.plots import capacity_plot, crowding_plot, drawdown_plot, nav_plot
+from backtest.plots import amount, capacity_plot, crowding_plot, drawdown_plot, nav_plot
 from tests.helpers import texts
 
 DAYS = pd.bdate_range("2021-01-04", periods=8)
@@ -20,6 +20,22 @@ def test_nav_plot_draws_growth_and_the_ratio() -> None:
     np.testing.assert_allclose(top.lines[0].get_ydata(), nav["strategy"])  # as given: day 1's costs show
     np.testing.assert_allclose(bottom.lines[0].get_ydata()[-1], 1.4 / 1.2)
     assert top.get_yscale() == "log"
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.85, 1.4), (0.5, 1.2), (1.0, 8.0)])
+def test_nav_plot_labels_at_least_three_values_of_its_log_axis(low: float, high: float) -> None:
+    nav = pd.DataFrame({"strategy": np.geomspace(low, high, 8), "benchmark": 1.0}, index=DAYS)
+    top, _ = nav_plot(nav).axes
+    top.figure.canvas.draw()
+    bottom, up = top.get_ylim()
+    shown = [t.get_text() for t in top.get_yticklabels() + top.get_yticklabels(minor=True)
+             if t.get_text() and bottom <= t.get_position()[1] <= up]
+    assert len(shown) >= 3, shown
+
+
+def test_amounts_read_in_short_words_with_two_figures_under_ten_million() -> None:
+    assert [amount(v) for v in (5e4, 1e6, 1.12e6, 1.18e6, 1e7, 5.62e8, 1.03e9)] == \
+        ["50,000", "1 m", "1.1 m", "1.2 m", "10 m", "562 m", "1.0 bn"]
 
 
 def test_drawdown_and_crowding_plots_shade_each_crowded_or_elevated_run() -> None:
