@@ -26,7 +26,8 @@ FeatureFn = Callable[[History], pd.Series]
 class Feature:
     """A registered feature.
 
-    ``lookback``: sessions of the stock's own bars the value needs (market days for segment
+    ``label``: a few words a portfolio manager reads in a ranking's drivers ("Return, last
+    month"); ``lookback``: sessions of the stock's own bars the value needs (market days for segment
     features); ``scale_free``: unchanged when prices and currency amounts are all scaled by
     the same factor; ``needs``: optional inputs without which the value is NaN
     (``universe`` marks features that read other stocks of the same day). A value of
@@ -41,6 +42,7 @@ class Feature:
     func: FeatureFn
     scale_free: bool = True
     needs: frozenset[str] = frozenset()
+    label: str = ""
 
     @property
     def cross_sectional(self) -> bool:
@@ -59,9 +61,11 @@ class Feature:
 REGISTRY: dict[str, Feature] = {}
 
 
-def feature(*, lookback: int, family: str, scale_free: bool = True,
+def feature(*, lookback: int, family: str, label: str, scale_free: bool = True,
             needs: tuple[str, ...] = ()) -> Callable[[FeatureFn], FeatureFn]:
     """Register the decorated function as a feature (see :class:`Feature`)."""
+    if not 0 < len(label) <= 40:
+        raise ValueError(f"a feature's label has 1 to 40 characters, got {label!r}")
     if family not in FAMILIES:
         raise ValueError(f"unknown feature family {family!r}; expected one of {FAMILIES}")
     unknown = set(needs) - set(NEEDS)
@@ -78,7 +82,7 @@ def feature(*, lookback: int, family: str, scale_free: bool = True,
         if not summary:
             raise ValueError(f"feature {name!r} needs a docstring whose first paragraph is its intuition")
         intuition = " ".join(summary.split())
-        REGISTRY[name] = Feature(name, family, lookback, intuition, func, scale_free, frozenset(needs))
+        REGISTRY[name] = Feature(name, family, lookback, intuition, func, scale_free, frozenset(needs), label)
         return func
 
     return register
@@ -103,10 +107,11 @@ def catalogue() -> str:
              "the stock's own sessions (market days for segment features); `needs` lists optional",
              "inputs without which the value is NaN; scale-free features ignore the currency unit.", ""]
     for family in FAMILIES:
-        lines += [f"## {family}", "", "| feature | lookback | needs | scale-free | intuition |", "|---|---|---|---|---|"]
+        lines += [f"## {family}", "", "| feature | label | lookback | needs | scale-free | intuition |",
+                  "|---|---|---|---|---|---|"]
         for f in registered((family,)):
             needs = ", ".join(sorted(f.needs)) or "-"
-            lines.append(f"| `{f.name}` | {f.lookback} | {needs} | {'yes' if f.scale_free else 'no'} | "
+            lines.append(f"| `{f.name}` | {f.label} | {f.lookback} | {needs} | {'yes' if f.scale_free else 'no'} | "
                          f"{f.intuition.replace('|', chr(92) + '|')} |")
         lines.append("")
     return "\n".join(lines)

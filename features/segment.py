@@ -23,7 +23,7 @@ def _mean_by_date(h: History, x: pd.Series, mask: np.ndarray) -> pd.Series:
     return (h.by_date(x.fillna(0.0).to_numpy(), ok) / count).where(count >= MIN_MEMBERS)
 
 
-@feature(lookback=20, family="segment", needs=("universe",))
+@feature(lookback=20, family="segment", needs=("universe",), label="Micro-cap share of market turnover")
 def microcap_turnover_share_20(h: History) -> pd.Series:
     """Universe amount / all-stock amount, summed over 20 market days (how crowded micro-caps
     are: a high share preceded the Jan-Feb 2024 liquidity crash)."""
@@ -33,7 +33,7 @@ def microcap_turnover_share_20(h: History) -> pd.Series:
     return h.broadcast(micro / total.where(total > 0))
 
 
-@feature(lookback=21, family="segment", needs=("universe",))
+@feature(lookback=21, family="segment", needs=("universe",), label="Micro-cap excess return, last month")
 def microcap_excess_ret_20(h: History) -> pd.Series:
     """Mean ret_20 of universe members minus mean ret_20 of all stocks (a micro-cap rally or rout)."""
     r = h.ret(20)
@@ -41,7 +41,7 @@ def microcap_excess_ret_20(h: History) -> pd.Series:
     return h.broadcast(_mean_by_date(h, r, h.in_universe) - _mean_by_date(h, r, everyone))
 
 
-@feature(lookback=21, family="segment", needs=("universe",))
+@feature(lookback=21, family="segment", needs=("universe",), label="Micro-cap breadth, last month")
 def microcap_breadth_20(h: History) -> pd.Series:
     """Share of universe members with ret_20 > 0 (how broad the micro-cap move is)."""
     r = h.ret(20)
@@ -49,7 +49,7 @@ def microcap_breadth_20(h: History) -> pd.Series:
     return h.broadcast(_mean_by_date(h, up, h.in_universe))
 
 
-@feature(lookback=1, family="segment", needs=("universe", "fundamentals"))
+@feature(lookback=1, family="segment", needs=("universe", "fundamentals"), label="Micro-cap cheapness (B/P spread)")
 def microcap_bp_spread(h: History) -> pd.Series:
     """Median B/P of universe members minus median B/P of all stocks (how cheap micro-caps are
     as a segment; NaN with fewer than 20 members reporting)."""

@@ -13,7 +13,7 @@ A bundle is a directory the service loads without MLflow, LightGBM or any pickle
   (LightGBM ``pred_contrib`` of the native model, largest |value| first) and
   ``driver{k}_value`` (the feature's raw, untransformed value).
 - ``manifest.json``: the model (name, version, aliases, run id), features in order with their
-  look-backs, transform, universe, label, training window, the run's out-of-sample metrics,
+  readable labels and look-backs, the market's currency, transform, universe, label, training window, the run's out-of-sample metrics,
   the training and the snapshot data fingerprints, served dates, the parity figures,
   library versions, and the SHA-256 of both files.
 
@@ -182,9 +182,15 @@ def _check_out(out: Path) -> None:
 
 def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias: str | None = None,
                   run_id: str | None = None, data: str | Path | None = None, months: int = 12,
-                  progress: Progress | None = None, crowding_rule: CrowdingRule = CrowdingRule()) -> Exported:
+                  progress: Progress | None = None, crowding_rule: CrowdingRule = CrowdingRule(),
+                  published_as: str | None = None, currency: str = "CNY") -> Exported:
     """Export ``model_name`` at ``alias`` (or the version ``run_id`` registered) to ``out``;
-    the manifest carries the crowding regime of each served date under ``crowding_rule``."""
+    the manifest carries the crowding regime of each served date under ``crowding_rule``.
+
+    ``published_as``: the alias the bundle is served under when the registry moves it only
+    after publishing (the retrain job publishes a promoted version, then makes it champion);
+    the manifest's ``aliases`` then include it, and ``exported_as`` names it. ``currency``: the
+    ISO code of the market's prices and amounts, which the service names."""
     if months < 1:
         raise ExportRequestError(f"--months must be >= 1, got {months}")
     out = Path(out)
@@ -263,9 +269,13 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
     tags = run.data.tags
     manifest = {
         "schema_version": SCHEMA_VERSION,
-        "model": {"name": model_name, "version": str(mv.version), "aliases": sorted(mv.aliases),
-                  "run_id": mv.run_id, "experiment_id": run.info.experiment_id, "exported_as": alias or "run"},
+        "model": {"name": model_name, "version": str(mv.version),
+                  "aliases": sorted({*mv.aliases, *([published_as] if published_as else [])}),
+                  "run_id": mv.run_id, "experiment_id": run.info.experiment_id,
+                  "exported_as": published_as or alias or "run"},
         "features": features,
+        "feature_labels": {n: REGISTRY[n].label for n in features},
+        "currency": currency,
         "lookback": {n: int(spec["lookback"][n]) for n in features},
         "transform": spec["transform"],
         "universe": spec["universe"],

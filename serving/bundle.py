@@ -8,7 +8,8 @@ spread, by more than ``SCORE_TOL``: a different onnxruntime or a damaged file).
 
 Each served date becomes a :class:`Book`: its universe members sorted by (score desc,
 symbol), and the other listed stocks sorted by symbol, as column arrays, so a ranking request
-only filters and slices.
+only filters and slices. Each member's drivers carry the feature's readable label (from the
+manifest), the contribution to 6 decimals and the raw value to 4 significant digits.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class Manifest(BaseModel):
     files: dict[str, str]
     exported_at: str
     crowding: CrowdingInfo | None = None  # absent from bundles exported before the crowding flag
+    currency: str | None = None  # absent from bundles exported before it: "the market's currency"
+    feature_labels: dict[str, str] = {}  # absent from older bundles: drivers are labelled by name
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,13 @@ def _text(values: pd.Series) -> np.ndarray:
     return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
 
 
-def _book(day: pd.DataFrame, scores: np.ndarray) -> Book:
+def significant(value: float, digits: int = 4) -> float | None:
+    """``value`` to ``digits`` significant digits (None for NaN): what a reader needs of a raw
+    feature value or a gauge, whatever its scale."""
+    return None if value != value else float(f"{value:.{digits}g}")
+
+
+def _book(day: pd.DataFrame, scores: np.ndarray, labels: dict[str, str]) -> Book:
     members = day["in_universe"].to_numpy(bool)
     m, o = day[members], day[~members]
     m_scores = scores[members]
@@ -149,7 +158,8 @@ def _book(day: pd.DataFrame, scores: np.ndarray) -> Book:
     columns = [(m[f"driver{k}_feature"].to_numpy(), m[f"driver{k}_contribution"].to_numpy(np.float64),
                 m[f"driver{k}_value"].to_numpy(np.float64)) for k in range(1, N_DRIVERS + 1)]
     for i in range(len(m)):
-        drivers.append([{"feature": str(f[i]), "contribution": float(c[i]), "value": None if v[i] != v[i] else float(v[i])}
+        drivers.append([{"feature": str(f[i]), "label": labels.get(str(f[i]), str(f[i])),
+                         "contribution": round(float(c[i]), 6), "value": significant(v[i])}
                         for f, c, v in columns if f[i] is not None])
     o = o.sort_values("symbol", kind="stable")
     return Book(
@@ -181,7 +191,10 @@ class Bundle:
         """The segment's crowding on ``day`` (see :mod:`features.crowding`), or None for a bundle
         exported without it."""
         info = self.manifest.crowding
-        return None if info is None else {"date": day.isoformat(), **info.by_date[day].model_dump()}
+        if info is None:
+            return None
+        gauges = {k: significant(v) if isinstance(v, float) else v for k, v in info.by_date[day].model_dump().items()}
+        return {"date": day.isoformat(), **gauges}
 
     @classmethod
     def load(cls, path: str | Path, threads: int = 1) -> Bundle:
@@ -237,7 +250,7 @@ class Bundle:
         snap_dates = pd.to_datetime(snap["date"]).dt.date
         books = {}
         for day, rows in snap.groupby(snap_dates.to_numpy(), sort=True):
-            books[day] = _book(rows, scores[rows.index.to_numpy()])
+            books[day] = _book(rows, scores[rows.index.to_numpy()], manifest.feature_labels)
         if sorted(books) != sorted(manifest.dates):
             raise BundleError(f"{path / SNAPSHOT}: dates {sorted(books)[:3]}... differ from the manifest's dates")
         if manifest.crowding is not None and set(manifest.crowding.by_date) != set(manifest.dates):

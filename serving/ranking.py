@@ -2,9 +2,11 @@
 
 ``rank``: the date's universe members (already sorted by score desc, then symbol), narrowed
 by the request (``universe``: the ``smallest_n`` by market cap or a ``cap_band``; ``exclude``:
-boards and symbols), re-ranked 1..n within what is left; percentile = 100 x (n - rank) /
-(n - 1) (100 for n = 1). Liquidity: max_position = participation_cap x median_amount_20 x
-days. With ``include_excluded`` every other listed stock of the date follows, unranked, with
+boards and symbols), re-ranked 1..n within what is left; percentile = (n - rank) / (n - 1), a
+fraction like every share in the API (1 for the top and for n = 1, 0 for the bottom).
+Liquidity: max_position = participation_cap x median_amount_20 x days. Money (market_cap,
+median_amount_20, max_position) is in the manifest's currency, rounded to whole units; score
+to 6 decimals, percentile to 4. With ``include_excluded`` every other listed stock of the date follows, unranked, with
 its reason: the universe's own (``st``, ``new_listing``, ...) or the request's, first that
 applies: ``excluded_symbol``, ``excluded_board``, then ``not_smallest`` (the n smallest are
 taken after the exclusions) or ``outside_band``.
@@ -39,8 +41,8 @@ class RequestError(Exception):
         return {"error": self.message, "detail": self.detail}
 
 
-def _f(value: float) -> float | None:
-    return None if value != value else float(value)
+def _money(value: float) -> float | None:
+    return None if value != value else float(round(value))
 
 
 def book_for(bundle: Bundle, as_of: dt.date | None) -> Book:
@@ -89,9 +91,7 @@ def _request_reasons(book: Book, req: RankRequest) -> np.ndarray:
 
 
 def _liquidity(amount: float, req: RankRequest) -> dict[str, float | None]:
-    known = _f(amount)
-    return {"median_amount_20": known,
-            "max_position": None if known is None else req.participation_cap * known * req.days}
+    return {"median_amount_20": _money(amount), "max_position": _money(req.participation_cap * amount * req.days)}
 
 
 def rank(bundle: Bundle, req: RankRequest) -> dict[str, Any]:
@@ -101,10 +101,11 @@ def rank(bundle: Bundle, req: RankRequest) -> dict[str, Any]:
     kept = np.flatnonzero(reason == None)  # noqa: E711 - elementwise on an object array
     n = len(kept)
     def member(i: int | np.integer, rank_: int | None, excluded_for: str | None) -> dict[str, Any]:
-        percentile = None if rank_ is None else 100.0 * (n - rank_) / (n - 1) if n > 1 else 100.0
-        return {"symbol": book.m_symbol[i], "score": float(book.m_score[i]), "rank": rank_, "percentile": percentile,
+        percentile = None if rank_ is None else round((n - rank_) / (n - 1), 4) if n > 1 else 1.0
+        return {"symbol": book.m_symbol[i], "score": round(float(book.m_score[i]), 6), "rank": rank_,
+                "percentile": percentile,
                 "in_universe": excluded_for is None, "exclusion_reason": excluded_for, "board": book.m_board[i],
-                "industry": book.m_industry[i], "market_cap": _f(book.m_cap[i]), "drivers": book.m_drivers[i],
+                "industry": book.m_industry[i], "market_cap": _money(book.m_cap[i]), "drivers": book.m_drivers[i],
                 "liquidity": _liquidity(book.m_amount[i], req)}
 
     stocks = [member(i, position + 1, None) for position, i in enumerate(kept[:req.top_n])]
@@ -113,11 +114,11 @@ def rank(bundle: Bundle, req: RankRequest) -> dict[str, Any]:
         for i in range(len(book.o_symbol)):
             stocks.append({"symbol": book.o_symbol[i], "score": None, "rank": None, "percentile": None,
                            "in_universe": False, "exclusion_reason": book.o_reason[i], "board": book.o_board[i],
-                           "industry": book.o_industry[i], "market_cap": _f(book.o_cap[i]), "drivers": [],
+                           "industry": book.o_industry[i], "market_cap": _money(book.o_cap[i]), "drivers": [],
                            "liquidity": _liquidity(book.o_amount[i], req)})
     model = bundle.manifest.model
     return {"as_of": book.date.isoformat(), "model_name": model.name, "model_version": model.version,
-            "bundle_id": bundle.manifest.bundle_id, "universe_size": n, "crowding": bundle.crowding(book.date),
+            "bundle_id": bundle.manifest.bundle_id, "currency": bundle.manifest.currency, "universe_size": n, "crowding": bundle.crowding(book.date),
             "stocks": stocks}
 
 

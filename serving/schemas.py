@@ -24,7 +24,8 @@ class _Request(BaseModel):
 
 class UniverseFilter(_Request):
     """Narrows the model's universe: the ``smallest_n`` members by market cap, or the members
-    whose market cap lies in ``cap_band`` = [low, high] (currency). Give exactly one."""
+    whose market cap lies in ``cap_band`` = [low, high] (the market's currency, whole units, as
+    ``currency`` in each ranking and GET /model name it). Give exactly one."""
 
     smallest_n: Annotated[Int, Field(ge=1)] | None = None
     cap_band: tuple[Annotated[Float, Field(ge=0)], Annotated[Float, Field(ge=0)]] | None = None
@@ -63,32 +64,39 @@ class RankRequest(_Request):
 class Driver(BaseModel):
     """One of the strongest contributions to a stock's score."""
 
-    feature: str
-    contribution: float = Field(description="LightGBM pred_contrib of the feature to this score.")
-    value: float | None = Field(description="The feature's raw (untransformed) value.")
+    feature: str = Field(description="The feature's name (GET /model lists them).")
+    label: str = Field(description="What the feature measures, in words, e.g. 'Return, last month'.")
+    contribution: float = Field(description="LightGBM pred_contrib of the feature to this score (score units, "
+                                            "6 decimals); positive raises the score.")
+    value: float | None = Field(description="The feature's raw (untransformed) value, 4 significant digits.")
 
 
 class Liquidity(BaseModel):
     """How much of a stock can be bought: the 20-day median amount and the position it allows."""
 
-    median_amount_20: float | None
+    median_amount_20: float | None = Field(description="Median daily traded amount over the last 20 sessions "
+                                                       "before as_of, in the market's currency, whole units.")
     max_position: float | None = Field(
-        description="participation_cap x median_amount_20 x days: the largest position (currency) that can "
-                    "be built or exited within the cap.")
+        description="participation_cap x median_amount_20 x days: the largest position that can be built or "
+                    "exited within the cap, in the market's currency, whole units.")
 
 
 class RankedStock(BaseModel):
     """One stock of a ranking (an excluded one has no score or rank, and says why)."""
 
     symbol: str
-    score: float | None
+    score: float | None = Field(description="The model's score (predicted re-rating, 6 decimals); null if "
+                                            "excluded. Compare within one date: rank and percentile do.")
     rank: int | None = Field(description="1 = highest score among the (filtered) universe; null if excluded.")
-    percentile: float | None = Field(description="100 for the top, 0 for the bottom of the filtered universe.")
+    percentile: float | None = Field(description="(n - rank) / (n - 1) within the filtered universe of n: 1 for "
+                                                 "the top, 0 for the bottom; a fraction, like every share in "
+                                                 "this API.")
     in_universe: bool
     exclusion_reason: str | None
     board: str | None
     industry: str | None
-    market_cap: float | None
+    market_cap: float | None = Field(description="close x shares_total on as_of, in the market's currency, "
+                                                 "whole units.")
     drivers: list[Driver]
     liquidity: Liquidity
 
@@ -103,9 +111,11 @@ class Crowding(BaseModel):
                     "longer cheap (valuation-spread percentile low or unknown); elevated: turnover share high; "
                     "unknown: too little history.")
     turnover_share: float | None = Field(description="Universe share of all traded amount over 20 market days.")
-    turnover_share_pctile: float | None
+    turnover_share_pctile: float | None = Field(description="Percentile of turnover_share in its trailing window, "
+                                                            "a fraction in [0, 1].")
     bp_spread: float | None = Field(description="Median B/P of the universe minus that of all stocks.")
-    bp_spread_pctile: float | None
+    bp_spread_pctile: float | None = Field(description="Percentile of bp_spread in its trailing window, a "
+                                                       "fraction in [0, 1].")
 
 
 class RankResponse(BaseModel):
@@ -115,6 +125,9 @@ class RankResponse(BaseModel):
     model_name: str
     model_version: str
     bundle_id: str
+    currency: str | None = Field(description="ISO 4217 code of every money amount in this answer (market_cap, "
+                                             "median_amount_20, max_position); null for a bundle exported "
+                                             "before it was recorded.")
     universe_size: int = Field(description="Members of the filtered universe on as_of.")
     crowding: Crowding | None = Field(description="The segment's crowding regime on as_of (null for a bundle "
                                                   "exported without it).")

@@ -90,13 +90,14 @@ def _retrain(data: Path, root: Path, cfg, say: Say):
 
 
 def _print_top(body: dict, say: Say) -> None:
+    money = body.get("currency") or "currency"
     say(f"top {len(body['stocks'])} on {body['as_of']} (model version {body['model_version']}, universe "
-        f"{body['universe_size']} stocks):")
-    say(f"{'rank':>4} {'symbol':<10} {'score':>7} {'pct':>5} {'cap (M)':>8} {'max pos (k)':>11}  drivers")
+        f"{body['universe_size']} stocks; money in {money}):")
+    say(f"{'rank':>4} {'symbol':<10} {'score':>7} {'pctile':>6} {'cap (m)':>8} {'max pos (k)':>11}  drivers")
     for s in body["stocks"]:
-        drivers = ", ".join(f"{d['feature']} {d['contribution']:+.3f}" for d in s["drivers"])
+        drivers = "; ".join(f"{d.get('label', d['feature'])} {d['contribution']:+.3f}" for d in s["drivers"])
         position = s["liquidity"]["max_position"]
-        say(f"{s['rank']:>4} {s['symbol']:<10} {s['score']:>7.4f} {s['percentile']:>5.1f} "
+        say(f"{s['rank']:>4} {s['symbol']:<10} {s['score']:>7.4f} {s['percentile']:>6.2f} "
             f"{(s['market_cap'] or 0) / 1e6:>8.0f} {(position or 0) / 1e3:>11.0f}  {drivers}")
 
 

@@ -29,15 +29,19 @@ def test_registry_is_complete_and_documented() -> None:
         assert f.name == f.func.__name__ and REGISTRY[f.name] is f
         assert f.intuition and f.lookback >= 1
         assert f.func.__module__ == f"features.{f.family}", f"{f.name} lives outside its family module"
+    labels = [f.label for f in FEATURES]  # what a manager reads in a ranking's drivers
+    assert all(0 < len(label) <= 40 and "_" not in label for label in labels) and len(set(labels)) == len(labels)
 
 
 def test_registration_refuses_bad_declarations() -> None:
     with pytest.raises(ValueError, match="family"):
-        feature(lookback=5, family="astrology")
+        feature(lookback=5, family="astrology", label="Stars")
     with pytest.raises(ValueError, match="lookback"):
-        feature(lookback=0, family="turnover")
+        feature(lookback=0, family="turnover", label="Turnover")
+    with pytest.raises(ValueError, match="label"):
+        feature(lookback=5, family="turnover", label="")
     with pytest.raises(ValueError, match="docstring"):
-        feature(lookback=5, family="turnover")(lambda h: h.turnover)
+        feature(lookback=5, family="turnover", label="Turnover")(lambda h: h.turnover)
 
 
 def _panel_at(market: Market, day: pd.Timestamp) -> pd.DataFrame:

@@ -37,6 +37,7 @@ def test_the_manifest_describes_model_data_and_checks(exported, logged_model, se
                           "exported_as": "candidate"}
     booster = _booster(serving_store, logged_model)
     assert m["features"] == booster.feature_name()
+    assert m["feature_labels"] == {n: REGISTRY[n].label for n in m["features"]} and m["currency"] == "CNY"
     assert m["lookback"] == {n: REGISTRY[n].lookback for n in m["features"]}
     assert m["transform"] == "rank" and m["universe"]["n"] == 100 and m["label"] == "label_rerating"
     assert m["train_window"]["start"] < m["train_window"]["end"]

@@ -245,8 +245,23 @@ def test_two_content_types_or_a_non_ascii_one_are_415() -> None:
         assert c.post("/rank", content=b"{}", headers={"content-type": "application/json; charset=utf-8"}).text == "ok"
 
 
+def test_a_client_error_is_logged_in_one_info_line_without_the_input(client: TestClient,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"):
+        assert client.post("/rank", json={"top_n": "secret-value"}).status_code == 400
+        assert client.post("/rank", content=b"{bad json", headers={"content-type": "application/json"}).status_code == 400
+    mine = [r for r in caplog.records if "answered 400" in r.getMessage()]
+    assert [r.getMessage() for r in mine] == ["POST /rank answered 400: top_n: Input should be a valid integer",
+                                             "POST /rank answered 400: body: Invalid JSON: key must be a string at "
+                                             "line 1 column 2"]
+    assert all(r.levelname == "INFO" and r.exc_info is None for r in mine)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "secret-value" not in caplog.text and "Traceback" not in caplog.text
+
+
 def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: pytest.MonkeyPatch) -> None:
-    """Schemathesis generates valid and invalid bodies for /rank, /score and /model from the
+    """(Last in this module: schemathesis runs the app's lifespan, which ends the client's service.)
+    Schemathesis generates valid and invalid bodies for /rank, /score and /model from the
     service's own OpenAPI spec; every answer must be below 500 and a 200 must match the schema."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -274,17 +289,3 @@ def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: 
         run()
     assert not failures
     assert {("/rank", 2), ("/rank", 4), ("/score", 2), ("/score", 4), ("/model", 2)} <= seen  # both kinds exercised
-
-
-def test_a_client_error_is_logged_in_one_info_line_without_the_input(client: TestClient,
-                                                                     caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level("INFO"):
-        assert client.post("/rank", json={"top_n": "secret-value"}).status_code == 400
-        assert client.post("/rank", content=b"{bad json", headers={"content-type": "application/json"}).status_code == 400
-    mine = [r for r in caplog.records if "answered 400" in r.getMessage()]
-    assert [r.getMessage() for r in mine] == ["POST /rank answered 400: top_n: Input should be a valid integer",
-                                             "POST /rank answered 400: body: Invalid JSON: key must be a string at "
-                                             "line 1 column 2"]
-    assert all(r.levelname == "INFO" and r.exc_info is None for r in mine)
-    assert not [r for r in caplog.records if r.levelname == "ERROR"]
-    assert "secret-value" not in caplog.text and "Traceback" not in caplog.text
