@@ -22,16 +22,29 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
+def _not_null(schema: dict) -> None:
+    """A field's JSON schema without its ``null`` branch: leave the field out instead."""
+    branches = schema.pop("anyOf", [])
+    schema.update(next((b for b in branches if b.get("type") != "null"), {}))
+    schema.pop("default", None)
+
+
 class UniverseFilter(_Request):
     """Narrows the model's universe: the ``smallest_n`` members by market cap, or the members
     whose market cap lies in ``cap_band`` = [low, high] (the market's currency, whole units, as
     ``currency`` in each ranking and GET /model name it). Give exactly one."""
 
-    smallest_n: Annotated[Int, Field(ge=1)] | None = None
-    cap_band: tuple[Annotated[Float, Field(ge=0)], Annotated[Float, Field(ge=0)]] | None = None
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["smallest_n"]}, {"required": ["cap_band"]}]})
+    smallest_n: Annotated[Int, Field(ge=1)] | None = Field(None, json_schema_extra=_not_null)
+    cap_band: tuple[Annotated[Float, Field(ge=0)], Annotated[Float, Field(ge=0)]] | None = Field(
+        None, json_schema_extra=_not_null)
 
     @model_validator(mode="after")
     def _one(self) -> UniverseFilter:
+        given_null = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if given_null:
+            raise ValueError(f"{given_null[0]} may not be null: give exactly one of smallest_n and cap_band, "
+                             "and leave the other out")
         if (self.smallest_n is None) == (self.cap_band is None):
             raise ValueError("give exactly one of smallest_n and cap_band")
         if self.cap_band is not None and not self.cap_band[0] < self.cap_band[1]:

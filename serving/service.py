@@ -14,10 +14,13 @@ otherwise).
 
 Status codes, each error a JSON body ``{"error": message, "detail": [{"loc", "msg", "type"}]}``:
 400 the body breaks the schema (BentoML's pydantic validation; ``loc`` is the field path),
-401 no or a wrong token, 404 ``as_of`` is not a served date (the message lists them), 413
-more ``/score`` rows or body bytes than the maximum, 415 a POST body that is not JSON, 422 a
-well-formed request this bundle cannot answer (an unknown, missing or out-of-range feature
-value, ``smallest_n`` beyond the model's universe).
+401 no or a wrong token, 404 ``as_of`` is not a served date (the message lists them) or an
+unknown path, 405 a wrong method, 408 a request head or body too slow, 413 more ``/score``
+rows or body bytes than the maximum, 415 a POST body that is not JSON, 422 a well-formed
+request this bundle cannot answer (an unknown, missing or out-of-range feature value,
+``smallest_n`` beyond the model's universe), 431 a request head over the maximum.
+``GET /`` is the docs page and ``GET /docs.json`` the OpenAPI document, both from
+:mod:`serving.openapi` (each example in it answers 200).
 The service imports no training code, MLflow or LightGBM, and reads no pickle.
 """
 
@@ -33,12 +36,13 @@ from typing import Any
 import bentoml
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from serving.bentoml_patches import cancel_timeout_timers, quiet_client_errors
 from serving.bundle import Bundle, BundleError, resolve
 from serving.edge import BearerAuth, JsonErrors, JsonOnly
 from serving.head_limits import limit_request_heads
+from serving.openapi import document, page
 from serving.ranking import RequestError
 from serving.ranking import rank as rank_bundle
 from serving.ranking import score as score_bundle
@@ -106,6 +110,7 @@ class Spotlight:
         self.source = settings.bundle
         self.bundle = Bundle.load(resolve(self.source))
         self.max_rows = settings.max_rows
+        self.token = bool(settings.api_token)
         cancel_timeout_timers()
         quiet_client_errors()
         if not limit_request_heads(settings.max_header_bytes, settings.header_timeout_seconds):
@@ -157,6 +162,17 @@ class Spotlight:
             return _json(score_bundle(self.bundle, ScoreRequest.model_validate(request), self.max_rows))  # type: ignore[return-value]
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
+
+    @web.get("/docs.json", include_in_schema=False)
+    def openapi(self) -> JSONResponse:
+        """The OpenAPI document (:func:`serving.openapi.document`), in place of BentoML's."""
+        spec = Spotlight.openapi_spec.asdict()  # type: ignore[attr-defined]  # Spotlight is BentoML's Service here
+        return JSONResponse(document(spec, self.bundle, token=self.token))
+
+    @web.get("/", include_in_schema=False)
+    def docs(self) -> HTMLResponse:
+        """The docs page (:func:`serving.openapi.page`), in place of BentoML's."""
+        return HTMLResponse(page(self.bundle))
 
     @web.get("/model", response_model=ModelSummary)
     def model(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -259,6 +260,73 @@ def test_a_client_error_is_logged_in_one_info_line_without_the_input(client: Tes
     assert "secret-value" not in caplog.text and "Traceback" not in caplog.text
 
 
+def test_the_docs_say_what_spotlight_is_with_no_boilerplate_or_tracker(client: TestClient, bundle: Bundle) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<title>Spotlight" in page.text and f"version {bundle.manifest.model.version}" in page.text
+    assert "googletagmanager" not in page.text and "BentoML Prediction Service" not in page.text
+    assert all(src.startswith("./static_content/") for src in re.findall(r'src="([^"]+)"', page.text))
+    info = client.get("/docs.json").json()["info"]
+    assert info["title"].startswith("Spotlight") and "None" not in info["version"] and "contact" not in info
+    assert "micro-caps" in info["description"] and "Machine Learning Service created with BentoML" not in info["description"]
+    assert "whole units" in info["description"] and bundle.manifest.currency in info["description"]
+
+
+def test_every_documented_example_answers_200(client: TestClient) -> None:
+    spec = client.get("/docs.json").json()
+    posted = 0
+    for path in ("/rank", "/score"):
+        examples = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
+        for name, example in examples.items():
+            r = client.post(path, json=example["value"])
+            assert r.status_code == 200, (path, name, r.text)
+            posted += 1
+    assert posted >= 5
+
+
+def _error_schema(spec: dict, path: str, status: int) -> dict:
+    response = spec["paths"][path]["post" if path != "/model" else "get"]["responses"][str(status)]
+    ref = response["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    return spec["components"]["schemas"][ref]
+
+
+@pytest.mark.parametrize(("path", "body", "headers", "status"), [
+    ("/rank", {"top_n": "x"}, {}, 400),
+    ("/rank", b"{bad json", {}, 400),
+    ("/rank", {"as_of": "1990-01-31"}, {}, 404),
+    ("/rank", {"universe": {"smallest_n": 10**6}}, {}, 422),
+    ("/rank", b"top_n=3", {"content-type": "application/x-www-form-urlencoded"}, 415),
+    ("/score", {"rows": [{"symbol": "X", "nope": 1.0}]}, {}, 422),
+    ("/score", {"rows": [{"symbol": "X"}] * 51}, {}, 413),
+])
+def test_every_error_is_documented_with_the_shape_it_has(client: TestClient, path: str, body, headers: dict,
+                                                         status: int) -> None:
+    spec = client.get("/docs.json").json()
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    r = client.post(path, content=content, headers={"content-type": "application/json", **headers})
+    assert r.status_code == status
+    schema, got = _error_schema(spec, path, status), r.json()  # the documented shape, as given
+    assert set(schema["required"]) <= set(got) and schema["properties"]["detail"]["type"] == "array"
+    entry = schema["properties"]["detail"]["items"]
+    assert isinstance(got["error"], str) and "IODescriptor" not in got["error"] and got["detail"]
+    for d in got["detail"]:
+        assert set(entry["required"]) <= set(d) and isinstance(d["loc"], list) and isinstance(d["msg"], str)
+
+
+def test_the_request_schema_states_nulls_and_the_one_of_rule(client: TestClient) -> None:
+    spec = client.get("/docs.json").json()
+    request = spec["paths"]["/rank"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert all(request[name]["nullable"] for name in ("as_of", "universe", "exclude"))
+    assert client.post("/rank", json={"as_of": None, "universe": None, "exclude": None, "top_n": 1}).status_code == 200
+    universe = spec["components"]["schemas"]["UniverseFilter"]
+    assert universe["oneOf"] == [{"required": ["smallest_n"]}, {"required": ["cap_band"]}]
+    assert "anyOf" not in universe["properties"]["smallest_n"]  # null is not a value: leave the field out
+    for given in ({}, {"smallest_n": 5, "cap_band": [1.0, 2.0]}, {"smallest_n": 5, "cap_band": None}):
+        r = client.post("/rank", json={"universe": given})
+        assert r.status_code == 400 and r.json()["detail"][0]["loc"] == ["universe"], given
+    assert client.post("/rank", json={"universe": {"smallest_n": 5}}).status_code == 200
+
+
 def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: pytest.MonkeyPatch) -> None:
     """(Last in this module: schemathesis runs the app's lifespan, which ends the client's service.)
     Schemathesis generates valid and invalid bodies for /rank, /score and /model from the
@@ -283,7 +351,7 @@ def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: 
             if response.status_code >= 500:
                 failures.append((operation.label, response.status_code, case.body))
             case.validate_response(response, checks=[not_a_server_error])
-            if response.status_code == 200 and operation.path != "/model":
+            if operation.path != "/model":  # every answer, errors too, has its documented shape
                 case.validate_response(response, checks=[response_schema_conformance])
 
         run()
