@@ -139,6 +139,12 @@ def document(spec: dict[str, Any], bundle: Bundle, *, token: bool = False) -> di
     doc["info"] = {"title": "Spotlight: micro-cap attention ranking",
                    "version": f"{release} (model {bundle.manifest.model.name} v{bundle.manifest.model.version})",
                    "description": _describe(bundle, token)}
+    doc.pop("servers", None)  # BentoML's "." : the page's own origin is meant
+    doc["tags"] = [{"name": "Spotlight", "description": "Rankings, scores, and what is served."},
+                   {"name": "Infrastructure", "description": "Health checks and Prometheus metrics."}]
+    for path in ERRORS:
+        for operation in doc.get("paths", {}).get(path, {}).values():
+            operation["tags"] = ["Spotlight"]
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     for stale in ("InvalidArgument", "NotFound", "InternalServerError"):
         schemas.pop(stale, None)

@@ -107,6 +107,7 @@ class Spotlight:
 
     def __init__(self) -> None:
         settings = ServeSettings()
+        logger.setLevel(logging.INFO)  # BentoML's server logging keeps the root at WARNING: show reloads, refusals
         self.source = settings.bundle
         self.bundle = Bundle.load(resolve(self.source))
         self.max_rows = settings.max_rows

@@ -48,13 +48,13 @@ def server(bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process, log)
-        yield url, port, process
+        yield url, port, process, log
     finally:
         stop(process)
 
 
 def test_rank_score_and_model_over_http(server, bundle) -> None:
-    url, _, _ = server
+    url, *_ = server
     status, body = call(f"{url}/rank", {"top_n": 20})
     assert status == 200 and len(body["stocks"]) == 20 and body["model_version"] == bundle.manifest.model.version
     assert body["stocks"][0]["drivers"] and body["stocks"][0]["liquidity"]["max_position"] > 0
@@ -70,7 +70,7 @@ def test_rank_score_and_model_over_http(server, bundle) -> None:
 
 
 def test_the_token_is_required_everywhere_but_health(server) -> None:
-    url, _, _ = server
+    url, *_ = server
     assert call(f"{url}/rank", {}, token=None)[0] == 401
     assert call(f"{url}/model", token="wrong")[0] == 401
     assert call(f"{url}/docs.json", token=None)[0] == 401
@@ -84,7 +84,7 @@ def test_the_token_is_required_everywhere_but_health(server) -> None:
 
 
 def test_it_listens_on_loopback_only(server) -> None:
-    _, port, process = server
+    _, port, process, _ = server
     family = {p.pid for p in [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]}
     listening = [c.laddr.ip for c in psutil.net_connections("tcp")
                  if c.status == psutil.CONN_LISTEN and c.laddr.port == port and (c.pid is None or c.pid in family)]
@@ -118,7 +118,7 @@ def _raw(port: int, *parts: bytes, pause: float = 0.0, wait: float = 10) -> tupl
 
 
 def test_an_oversized_request_head_is_431_and_the_connection_closed(server) -> None:
-    _, port, _ = server
+    _, port, *_ = server
     auth = f"Authorization: Bearer {TOKEN}\r\n".encode()
     head = b"GET /model HTTP/1.1\r\nHost: x\r\n" + auth + b"X-Pad: " + b"a" * 50_000 + b"\r\n\r\n"
     got, _ = _raw(port, head)
@@ -132,9 +132,20 @@ def test_an_oversized_request_head_is_431_and_the_connection_closed(server) -> N
 
 
 def test_a_slow_or_silent_request_head_is_408_and_closed(server) -> None:
-    _, port, _ = server
+    _, port, *_ = server
     got, seconds = _raw(port, b"GET /model HTTP/1.1\r\n", b"Host: x\r\n", b"X-Slow: 1\r\n", pause=0.8)
     assert got.startswith(b"HTTP/1.1 408") and seconds < 5
     assert "SPOTLIGHT_HEADER_TIMEOUT_SECONDS" in json.loads(got.partition(b"\r\n\r\n")[2])["error"]
     silent, seconds = _raw(port)  # connects and sends nothing
     assert silent.startswith(b"HTTP/1.1 408") and 1.4 < seconds < 5
+
+
+def test_a_client_error_is_one_info_line_in_the_server_log(server) -> None:
+    url, *_, log = server
+    assert call(f"{url}/rank", {"top_n": "private-input"})[0] == 400
+    deadline = time.monotonic() + 10
+    while "answered 400" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    lines = [line for line in log.read_text().splitlines() if "answered 400" in line]
+    assert len(lines) == 1 and "[INFO]" in lines[0] and "POST /rank answered 400: top_n:" in lines[0]
+    assert "Traceback" not in log.read_text() and "private-input" not in log.read_text()
