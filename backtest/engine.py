@@ -88,7 +88,7 @@ class BacktestConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    capital: float = Field(1e8, gt=0, description="starting capital (market currency)")
+    capital: float = Field(1e8, gt=0, description="starting capital, in the market's currency (config `currency`)")
     top_n: int = Field(100, ge=1, description="names held after each monthly rebalance")
     weighting: Literal["equal", "score"] = Field("equal", description="equal | score (weights proportional to "
                                                                        "score above the N+1th)")

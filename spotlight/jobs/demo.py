@@ -115,13 +115,15 @@ def _backtest(data: Path, out: Path, cfg, say: Say) -> Path | None:
     except BacktestJobError as exc:
         say(f"the backtest failed: {exc}")
         return None
-    s, curve = done.report.stats, done.report.capacity
-    say(f"top {done.report.config.top_n}, {done.report.config.capital:,.0f}: {s['annual_return']:+.1%} a year after "
+    from backtest.plots import amount
+
+    s, curve, money = done.report.stats, done.report.capacity, done.report.currency
+    say(f"top {done.report.config.top_n}, {amount(done.report.config.capital)} {money}: {s['annual_return']:+.1%} a year after "
         f"costs against {s['benchmark_annual_return']:+.1%} for the universe (excess {s['excess_annual_return']:+.1%}, "
         f"IR {s['information_ratio']:.2f}), max drawdown {s['max_drawdown']:.1%}, fill ratio {s['fill_ratio']:.0%}")
     if curve is not None:
-        say("capacity (excess a year): " + ", ".join(f"{c:.0e} {v:+.1%}" for c, v in
-                                                      curve["excess_annual_return"].items()))
+        say(f"capacity (excess a year at each starting capital, {money}): "
+            + ", ".join(f"{amount(c)} {v:+.1%}" for c, v in curve["excess_annual_return"].items()))
     latest = done.report.latest_crowding
     say(f"crowding regime on {latest.name:%Y-%m-%d}: {latest['regime']} (run {done.run_id}, nested under {run_id})")
     return done.html
