@@ -35,6 +35,8 @@ from training.walk_forward import Fold, WalkForward
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as work advances."""
+Note = Callable[[str], None]
+"""note(line): one line of text per finished step worth reading off a terminal (a fold, the final model)."""
 
 KEYS = ["date", "symbol"]
 
@@ -166,9 +168,16 @@ def _fit_gbm(config: TrainConfig, data: TrainingData, fit_rows: np.ndarray, vali
     return make_gbm(config).fit(*_block(data, fit_rows, label, data.features), valid=valid)
 
 
-def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress | None = None
-                     ) -> tuple[list[Fold], pd.DataFrame, pd.DataFrame]:
-    """Out-of-sample scores of every model on every test month, and one row per fold."""
+def _months(dates: pd.DatetimeIndex) -> str:
+    """``YYYY-MM`` of one month, ``YYYY-MM..YYYY-MM`` of a span."""
+    first, last = f"{dates[0]:%Y-%m}", f"{dates[-1]:%Y-%m}"
+    return first if first == last else f"{first}..{last}"
+
+
+def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress | None = None,
+                     note: Note | None = None) -> tuple[list[Fold], pd.DataFrame, pd.DataFrame]:
+    """Out-of-sample scores of every model on every test month, and one row per fold; ``note``
+    gets a line per fold: ``walk-forward: fold k/n done in S s (fit .., test ..; R rounds)``."""
     label = config.label_column
     labelled = _labelled_dates(data, label)
     all_dates = pd.DatetimeIndex(np.unique(data.panel.loc[data.members, "date"]))
@@ -182,6 +191,7 @@ def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress
     parts, table = [], []
     for k, fold in enumerate(folds):
         tick("walk-forward", k, len(folds))
+        t0 = time.perf_counter()
         fit_rows, valid_rows = _rows(data, fold.fit, label), _rows(data, fold.valid, label)
         test_rows = _rows(data, fold.test, None)
         gbm = _fit_gbm(config, data, fit_rows, valid_rows)
@@ -197,17 +207,26 @@ def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress
                                     zip(("start", "end"), s.split(".."), strict=False)},
                       "fit_rows": len(fit_rows), "valid_rows": len(valid_rows), "test_rows": len(test_rows),
                       "best_iteration": gbm.best_iteration_, "valid_rank_ic": gbm.valid_rank_ic_})
+        if note is not None:
+            note(f"walk-forward: fold {k + 1}/{len(folds)} done in {time.perf_counter() - t0:.1f} s "
+                 f"(fit {_months(fold.fit)}, test {_months(fold.test)}; {gbm.best_iteration_} rounds)")
     tick("walk-forward", len(folds), len(folds))
     return folds, pd.concat(parts, ignore_index=True), pd.DataFrame(table)
 
 
-def fit_final(data: TrainingData, config: TrainConfig) -> tuple[GBM, Fold]:
-    """The model to ship: the same recipe on every labelled month-end."""
+def fit_final(data: TrainingData, config: TrainConfig, note: Note | None = None) -> tuple[GBM, Fold]:
+    """The model to ship: the same recipe on every labelled month-end; ``note`` gets
+    ``final model: fitted in S s (fit .., valid ..; R rounds)``."""
     label = config.label_column
     labelled = _labelled_dates(data, label)
     fold = splitter(config).final(labelled)
     check_purge([fold], data.calendar, labelled)
+    t0 = time.perf_counter()
     model = _fit_gbm(config, data, _rows(data, fold.fit, label), _rows(data, fold.valid, label))
+    if note is not None:
+        valid = f", valid {_months(fold.valid)}" if len(fold.valid) else ""
+        note(f"final model: fitted in {time.perf_counter() - t0:.1f} s (fit {_months(fold.fit)}{valid}; "
+             f"{model.best_iteration_} rounds)")
     return model, fold
 
 
@@ -222,17 +241,19 @@ def evaluation_frame(data: TrainingData, predictions: pd.DataFrame, config: Trai
     return frame
 
 
-def train(market: Market, config: TrainConfig, progress: Progress | None = None) -> TrainResult:
-    """Panel, walk-forward, evaluation and final model for one market and configuration."""
+def train(market: Market, config: TrainConfig, progress: Progress | None = None, note: Note | None = None
+          ) -> TrainResult:
+    """Panel, walk-forward, evaluation and final model for one market and configuration
+    (``note``: a line per fold and one for the final model)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = prepare(market, config, progress)
     timings["features_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    folds, predictions, fold_table = run_walk_forward(data, config, progress)
+    folds, predictions, fold_table = run_walk_forward(data, config, progress, note)
     timings["walk_forward_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    final, final_fold = fit_final(data, config)
+    final, final_fold = fit_final(data, config, note)
     timings["final_model_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     frame = evaluation_frame(data, predictions, config)

@@ -139,7 +139,8 @@ def train(
         try:
             done = run_job(market, cfg, config_text=config.read_text() if config else None,
                            predictions_out=predictions_out,
-                           progress=lambda stage, n, total: bar.update(task, description=stage, completed=n, total=total))
+                           progress=lambda stage, n, total: bar.update(task, description=stage, completed=n, total=total),
+                           note=lambda line: typer.echo(f"train: {line}", err=True))
         except CommandError as exc:
             raise fail_with(exc) from None
     result, logged = done.result, done.logged

@@ -377,7 +377,8 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     t0 = time.perf_counter()
     say("train")
     try:
-        result = train(market, cfg.train, progress=lambda stage, done, total: say(stage) if done == 0 else None)
+        result = train(market, cfg.train, progress=lambda stage, done, total: say(stage) if done == 0 else None,
+                       note=say)
         logged = log_training(result, fp, experiment=cfg.experiment, model_name=model, uri=uri,
                               params=cfg.flat(), config_text=cfg.to_toml(),
                               extra_tags={names.JOB: names.JOB_RETRAIN, names.RETRAIN_HOST: HOST,

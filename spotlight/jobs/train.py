@@ -14,7 +14,7 @@ from spotlight.exit_code import CommandError, ExitCode
 if TYPE_CHECKING:
     from market.load import Market
     from tracking.store import LoggedRun
-    from training.train import Progress, TrainResult
+    from training.train import Note, Progress, TrainResult
 
 
 class TrainJobError(CommandError):
@@ -30,9 +30,10 @@ class Trained:
 
 
 def run_job(market: Market, cfg: AppConfig, *, config_text: str | None = None, predictions_out: Path | None = None,
-            progress: Progress | None = None) -> Trained:
+            progress: Progress | None = None, note: Note | None = None) -> Trained:
     """Train under ``cfg.train``, log the run (``config_text``: the file it was configured with;
-    default the resolved config) and write ``date, symbol, score`` to ``predictions_out``."""
+    default the resolved config) and write ``date, symbol, score`` to ``predictions_out``;
+    ``note`` gets a line per walk-forward fold and one for the final model."""
     from mlflow.exceptions import MlflowException
 
     from features.panel import write_panel
@@ -44,7 +45,7 @@ def run_job(market: Market, cfg: AppConfig, *, config_text: str | None = None, p
 
     tick = progress or (lambda stage, done, total: None)
     try:
-        result = train(market, cfg.train, progress=tick)
+        result = train(market, cfg.train, progress=tick, note=note)
     except ConfigError as exc:
         raise TrainJobError(str(exc), ExitCode.USAGE) from None
     tick("mlflow: logging the run and model", 0, 1)

@@ -196,6 +196,7 @@ def test_train_logs_a_run_registers_a_candidate_and_writes_predictions(small_sim
     run_id = next(line.split()[1] for line in result.output.splitlines() if line.startswith("run "))
     assert "ridge" in result.output and "ground truth: model RankIC" in result.output
     assert "registered spotlight-microcap version 1 as candidate" in result.output
+    assert "train: walk-forward: fold 1/" in result.output and "train: final model: fitted in" in result.output
     pred = pd.read_parquet(out)
     assert list(pred.columns) == ["date", "symbol", "score"] and pred["score"].notna().all()
     assert not pred.duplicated(["date", "symbol"]).any()

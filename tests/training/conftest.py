@@ -38,7 +38,13 @@ def signal_market(signal_market_dir: Path) -> Market:
 
 
 @pytest.fixture(scope="session")
-def trained(signal_market: Market, small_config: TrainConfig):
+def training_notes() -> list[str]:
+    """The lines ``trained`` noted while it trained (a fold each, then the final model)."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def trained(signal_market: Market, small_config: TrainConfig, training_notes: list[str]):
     from training.train import train
 
-    return train(signal_market, small_config)
+    return train(signal_market, small_config, note=training_notes.append)

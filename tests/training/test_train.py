@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,19 @@ def test_final_model_uses_every_labelled_month(trained) -> None:
     labelled = panel.loc[panel["in_universe"] & panel["label_rerating"].notna(), "date"]
     assert trained.final_fold.valid[-1] == labelled.max()
     assert trained.final.booster_.num_feature() == len(trained.data.features) == len(registered())
+
+
+def test_a_line_per_fold_then_one_for_the_final_model(trained, training_notes: list[str]) -> None:
+    n = len(trained.folds)
+    assert len(training_notes) == n + 1
+    for k, (fold, line) in enumerate(zip(trained.folds, training_notes, strict=False)):
+        span = f"fit {fold.fit[0]:%Y-%m}..{fold.fit[-1]:%Y-%m}, test {fold.test[0]:%Y-%m}"  # refit_every = 1
+        rounds = trained.fold_table.loc[k, "best_iteration"]
+        assert re.fullmatch(rf"walk-forward: fold {k + 1}/{n} done in \d+\.\d s \({span}; {rounds} rounds\)", line), line
+    final = trained.final_fold
+    assert re.fullmatch(rf"final model: fitted in \d+\.\d s \(fit {final.fit[0]:%Y-%m}..{final.fit[-1]:%Y-%m}, "
+                        rf"valid {final.valid[0]:%Y-%m}..{final.valid[-1]:%Y-%m}; {trained.final.best_iteration_} "
+                        rf"rounds\)", training_notes[-1]), training_notes[-1]
 
 
 def test_a_fold_scores_the_same_without_any_data_after_its_test_date(trained, signal_market: Market,

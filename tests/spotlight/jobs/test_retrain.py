@@ -31,8 +31,13 @@ def test_promote_then_nothing_to_do_then_a_new_month_then_rollback(markets, setu
     cfg, uri, root, _ = setup
     client = MlflowClient(uri)
 
-    first = retrain(earlier, root, cfg, uri)
+    said: list[str] = []
+    first = retrain(earlier, root, cfg, uri, say=said.append)
     assert first.code == ExitCode.OK and first.decision == "promoted" and first.version == "1", first.message
+    folds = [line for line in said if line.startswith("walk-forward: fold ")]  # a line per fold, off a terminal too
+    n = len(folds)
+    assert n > 1 and [line.split()[2] for line in folds] == [f"{k}/{n}" for k in range(1, n + 1)]
+    assert said.index(folds[-1]) + 1 == next(i for i, line in enumerate(said) if line.startswith("final model: fitted"))
     why = client.get_model_version("spotlight-microcap", "1").description
     assert "out-of-sample RankIC" in why and "Champion since " in why and "retrain gate: no champion yet" in why
     assert str(client.get_model_version_by_alias("spotlight-microcap", "champion").version) == "1"
