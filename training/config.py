@@ -52,7 +52,8 @@ class LightGBMSection(Section):
     lambda_l2: float = Field(10.0, ge=0)
     max_rounds: int = Field(1000, ge=1)
     early_stopping: int = Field(50, ge=1, description="rounds without a better validation RankIC")
-    num_threads: int = Field(2, ge=1)
+    num_threads: int = Field(0, ge=0, description="LightGBM threads; 0 = auto: half the cores this process may "
+                                                  "run on (affinity, cgroup quota), 1..4 (training.threads)")
 
 
 class RankerSection(Section):

@@ -31,6 +31,7 @@ from training.baselines import BASELINES
 from training.config import ConfigError, TrainConfig
 from training.labels import HORIZON, LABELS
 from training.models import GBM, Model
+from training.threads import resolve_threads
 from training.walk_forward import Fold, WalkForward
 
 Progress = Callable[[str, int, int], None]
@@ -87,9 +88,11 @@ def baseline_models(config: TrainConfig, features: list[str]) -> dict[str, Calla
 
 
 def make_gbm(config: TrainConfig) -> GBM:
-    """The LightGBM model the config describes (seeded)."""
+    """The LightGBM model the config describes (seeded; ``num_threads`` 0 resolved by
+    :func:`training.threads.resolve_threads`)."""
     lg = config.lightgbm
     params = lg.model_dump(exclude={"max_rounds", "early_stopping"})
+    params["num_threads"] = resolve_threads(lg.num_threads)
     return GBM(config.model, params, max_rounds=lg.max_rounds, early_stopping=lg.early_stopping, seed=config.seed,
                relevance_levels=config.ranker.relevance_levels, truncation_level=config.ranker.truncation_level)
 

@@ -77,6 +77,18 @@ def test_real_subprocess_simulate_then_validate(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "daily_bars.volume: rule '>= 0'" in refused.stderr
 
 
+@pytest.mark.parametrize(("preset", "spins"), [(None, "0"), ("ACTIVE", "30000000000")])
+def test_openmp_threads_sleep_when_idle_unless_the_environment_says_otherwise(preset: str | None, spins: str) -> None:
+    """libgomp reads OMP_WAIT_POLICY once, when LightGBM loads (OMP_DISPLAY_ENV prints what it
+    read): a command sets PASSIVE (0 spins) before that; a policy already set is kept."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env |= {"OMP_DISPLAY_ENV": "VERBOSE"} | ({"OMP_WAIT_POLICY": preset} if preset else {})
+    code = "from spotlight.cli import app\napp(['config'], standalone_mode=False)\nimport lightgbm\n"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"GOMP_SPINCOUNT = '{spins}'" in done.stderr, done.stderr[-2000:]
+
+
 def test_validate_names_the_unreadable_file_once(tiny_dir: Path) -> None:
     (tiny_dir / "securities.parquet").write_text("junk")
     result = runner.invoke(app, ["validate", str(tiny_dir)])
