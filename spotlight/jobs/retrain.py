@@ -264,7 +264,8 @@ def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg: AppC
     try:
         try:
             export_bundle(staging / "bundle", tracking_uri=uri, model_name=model, run_id=run_id, data=data,
-                          months=cfg.retrain.serve_months, crowding_rule=cfg.crowding)
+                          months=cfg.retrain.serve_months, crowding_rule=cfg.crowding, published_as=CHAMPION,
+                          currency=cfg.currency)
         except ExportError as exc:
             code = ExitCode.PARITY_FAILED if isinstance(exc, ParityError) else ExitCode.FAILED
             raise RetrainError(str(exc), code) from None

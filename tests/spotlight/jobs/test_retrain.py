@@ -42,6 +42,8 @@ def test_promote_then_nothing_to_do_then_a_new_month_then_rollback(markets, setu
     assert "out-of-sample RankIC" in why and "Champion since " in why and "retrain gate: no champion yet" in why
     assert str(client.get_model_version_by_alias("spotlight-microcap", "champion").version) == "1"
     assert current(root) == first.served and first.served.startswith("v0001-")
+    served = json.loads((root / first.served / "manifest.json").read_text())["model"]  # what GET /model says
+    assert "champion" in served["aliases"] and served["exported_as"] == "champion"
     run = client.get_run(first.run_id)
     assert run.data.tags["retrain.decision"] == "promoted" and "gate/candidate_rank_ic" in run.data.metrics
 
