@@ -4,14 +4,16 @@ Workload: every ``--every``-th walk-forward fold of the demo's model (default co
 400-stock universe, 120 month-ends, early stopping on the validation RankIC) on a simulated
 1,000-stock 10-year market, fitted with the project's own ``training.train._fit_gbm``. The
 panel is built once; each measurement then runs in a fresh process, because libgomp reads
-``OMP_WAIT_POLICY`` when it loads. Settings: ``lightgbm.num_threads`` in {1, 2} x the wait
-policy in {libgomp's default (spin ~300k times, then sleep), PASSIVE (sleep at once)}.
+``OMP_WAIT_POLICY`` when it loads. Settings (``--settings``): ``lightgbm.num_threads`` in
+{1, 2} x the wait policy in {libgomp's default (spin 300k times, then sleep), PASSIVE (sleep
+at once)}; ``2:spin1000`` would set ``GOMP_SPINCOUNT=1000`` (spin that often, then sleep).
 Conditions: quiet, then under contention (``--burners`` processes spinning on the CPU, started
 and stopped here). Each setting is measured ``--repeats`` times, settings interleaved, and the
 median fit time is printed with ratios: slowdown = contended / quiet of the same setting,
 and each setting / the best setting of that condition.
 
-    .venv/bin/python benchmarks/threads.py [--repeats 3] [--every 24] [--burners 2]
+    .venv/bin/python benchmarks/threads.py [--repeats 3] [--every 24] [--burners 2] \
+        [--settings 1:default,1:PASSIVE,2:default,2:PASSIVE]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
-SETTINGS = [(1, "default"), (1, "PASSIVE"), (2, "default"), (2, "PASSIVE")]
+SETTINGS = "1:default,1:PASSIVE,2:default,2:PASSIVE"
 BURN = "while True:\n    pass\n"
 
 
@@ -59,9 +61,12 @@ def fit_folds(data_path: str, threads: int, every: int) -> dict[str, float]:
 
 
 def measure(data_path: str, threads: int, policy: str, every: int) -> dict[str, float]:
-    """One measurement in a fresh process with ``OMP_WAIT_POLICY`` set (or unset: ``default``)."""
+    """One measurement in a fresh process: ``OMP_WAIT_POLICY`` = ``policy`` (unset for
+    ``default``; ``spinN``: ``GOMP_SPINCOUNT=N`` instead)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    if policy != "default":
+    if policy.startswith("spin"):
+        env["GOMP_SPINCOUNT"] = policy.removeprefix("spin")
+    elif policy != "default":
         env["OMP_WAIT_POLICY"] = policy
     out = subprocess.run([sys.executable, __file__, "--child", data_path, "--threads", str(threads),
                           "--every", str(every)], env=env, capture_output=True, text=True, check=True)
@@ -81,16 +86,20 @@ def prepare(stocks: int, years: int, path: Path) -> str:
     return str(path)
 
 
-def run(data_path: str, repeats: int, every: int, burners: int) -> dict[str, dict[tuple[int, str], list[float]]]:
+Setting = tuple[int, str]
+
+
+def run(data_path: str, settings: list[Setting], repeats: int, every: int, burners: int
+        ) -> dict[str, dict[Setting, list[float]]]:
     """Seconds per setting and condition (``quiet``, ``contended``), ``repeats`` each."""
-    times: dict[str, dict[tuple[int, str], list[float]]] = {}
+    times: dict[str, dict[Setting, list[float]]] = {}
     for condition in ("quiet", "contended"):
         procs = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(burners if condition == "contended"
                                                                                 else 0)]
         try:
-            times[condition] = {s: [] for s in SETTINGS}
+            times[condition] = {s: [] for s in settings}
             for r in range(repeats):
-                for threads, policy in SETTINGS:
+                for threads, policy in settings:
                     got = measure(data_path, threads, policy, every)
                     times[condition][(threads, policy)].append(got["seconds"])
                     print(f"{condition:9s} repeat {r + 1}: threads {threads}, {policy:7s} {got['seconds']:6.1f}s "
@@ -102,13 +111,13 @@ def run(data_path: str, repeats: int, every: int, burners: int) -> dict[str, dic
     return times
 
 
-def table(times: dict[str, dict[tuple[int, str], list[float]]]) -> str:
+def table(times: dict[str, dict[Setting, list[float]]]) -> str:
     """Medians and ratios, one row per setting (Markdown)."""
     med = {c: {s: statistics.median(v) for s, v in t.items()} for c, t in times.items()}
     best = {c: min(m.values()) for c, m in med.items()}
     rows = ["| threads | wait policy | quiet s | contended s | slowdown | quiet / best | contended / best |",
             "|---:|---|---:|---:|---:|---:|---:|"]
-    for s in SETTINGS:
+    for s in times["quiet"]:
         q, c = med["quiet"][s], med["contended"][s]
         rows.append(f"| {s[0]} | {s[1]} | {q:.1f} | {c:.1f} | {c / q:.2f} | {q / best['quiet']:.2f} | "
                     f"{c / best['contended']:.2f} |")
@@ -121,6 +130,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--every", type=int, default=24, help="fit every n-th walk-forward fold")
     parser.add_argument("--burners", type=int, default=2, help="CPU-spinning processes for the contended runs")
+    parser.add_argument("--settings", default=SETTINGS, help="THREADS:POLICY,... (POLICY: default, PASSIVE, "
+                                                               "ACTIVE or spinN)")
     parser.add_argument("--stocks", type=int, default=1000)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -134,7 +145,8 @@ def main() -> None:
     print(f"cores available: {len(os.sched_getaffinity(0))}, load average {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         data_path = prepare(args.stocks, args.years, Path(tmp) / "data.pkl")
-        times = run(data_path, args.repeats, args.every, args.burners)
+        settings = [(int(t), p) for t, p in (s.split(":") for s in args.settings.split(","))]
+        times = run(data_path, settings, args.repeats, args.every, args.burners)
     print(f"\nLightGBM fit time of every {args.every}th walk-forward fold, median of {args.repeats} "
           f"(contended: {args.burners} CPU burners); total {time.perf_counter() - started:.0f}s\n")
     print(table(times))
