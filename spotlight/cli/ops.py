@@ -1,4 +1,4 @@
-"""Operations commands: promote, export, serve, retrain, rollback, schedule, and the demo."""
+"""Operations commands: promote, export, serve, retrain, refresh, rollback, schedule, and the demo."""
 
 from __future__ import annotations
 
@@ -159,6 +159,33 @@ def retrain(
         Console(width=140).print(models_table(outcome.summaries, f"out of sample, {cfg.train.label_column} (monthly figures)"))
     for key, value in outcome.figures.items():
         typer.echo(f"{key}: {value:+.4f}")
+    spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in outcome.timings.items())
+    typer.echo(f"{outcome.decision}: {outcome.message}" + (f" [{spent}]" if spent else ""))
+    if outcome.code != ExitCode.OK:
+        raise typer.Exit(int(outcome.code))
+
+
+@commands.command(epilog="Example: spotlight refresh --data /data/market --serve-root bundles")
+def refresh(
+    data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md, with the new days.")],
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
+    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
+        "bundles"),
+) -> None:
+    """Serve the champion's rankings on new days without training a new model.
+
+    Validate -> export the champion on this market (point-in-time features for the served
+    month-ends and the latest trading day, ONNX parity gate) -> publish atomically (a running
+    service swaps it in). The model version and the champion alias stay. Shares the retrain
+    job's lock. Exit 0 refreshed, 4 already served on this data (or older data), 3 parity gate
+    failed, 1 failed (nothing changed), 2 no champion yet or a bad config, 75 another job holds
+    the lock.
+    """
+    from spotlight.jobs.refresh import refresh as run_job
+    from tracking.store import tracking_uri
+
+    cfg = load_config(config)
+    outcome = run_job(data, serve_root, cfg, tracking_uri(), say=lambda step: typer.echo(f"refresh: {step}", err=True))
     spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in outcome.timings.items())
     typer.echo(f"{outcome.decision}: {outcome.message}" + (f" [{spent}]" if spent else ""))
     if outcome.code != ExitCode.OK:

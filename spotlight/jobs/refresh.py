@@ -1,0 +1,93 @@
+"""The daily refresh behind ``spotlight refresh``: today's rankings from the champion, no new model.
+
+A fund watches daily and rebalances monthly; retraining every day would register a model
+version per weekday. The refresh keeps the model and moves the data:
+
+1. **Lock**: the serving root's job lock (the retrain job's, :mod:`spotlight.jobs.retrain`), so a
+   refresh and a retrain never publish at once; held: exit 75, nothing touched. Recovery from a
+   job that died part-way runs first, as in a retrain.
+2. **Validate** the market (a contract breach: exit 1, nothing written).
+3. **Nothing to do?** The champion is served on exactly this data (the served snapshot's
+   content hash) under this config's crowding rule: exit 4. A market that ends before the served
+   snapshot is older data: exit 4.
+4. **Export** the champion on this market (features for the served dates, the latest trading
+   day among them, built point-in-time; scored by ONNX through the parity gate: a failure exits
+   3) and **publish** it atomically; a running service swaps it in without a restart. The model
+   version, its run and the ``champion`` alias do not change.
+
+No champion yet: exit 2 (``spotlight retrain`` makes one). Exit codes: 0 refreshed, 4 up to
+date, 3 parity gate failed, 1 failed, 2 no champion, 75 locked.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from spotlight.config import AppConfig
+from spotlight.exit_code import ExitCode
+from spotlight.jobs.retrain import (
+    Outcome,
+    RetrainError,
+    Say,
+    _champion,
+    _export_and_publish,
+    _Lock,
+    _recover,
+    _served_manifest,
+)
+
+
+def refresh(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = None) -> Outcome:
+    """Run the refresh (see the module docstring) and say what it did."""
+    say = say or (lambda message: None)
+    root, timings = Path(root), {}
+    try:
+        with _Lock(root):
+            return _act(Path(data), root, cfg, uri, say, timings)
+    except RetrainError as exc:
+        decision = {ExitCode.LOCKED: "locked", ExitCode.PARITY_FAILED: "parity_failed"}.get(exc.code, "failed")
+        return Outcome(exc.code, decision, str(exc), timings=timings)
+
+
+def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: dict[str, float]) -> Outcome:
+    from market import InvalidMarketError, MarketDataError, load_market
+    from market.fingerprint import fingerprint
+    from release.publish import current
+    from tracking.store import configure
+
+    t0 = time.perf_counter()
+    say("validate")
+    try:
+        fp = fingerprint(load_market(data))
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise RetrainError(f"{data}: {exc}") from None
+    timings["validate_s"] = time.perf_counter() - t0
+
+    client = MlflowClient(configure(uri))
+    model = cfg.registered_model
+    _recover(client, root, model, cfg.experiment, say)
+    champion = _champion(client, model)
+    if champion is None:
+        raise RetrainError(f"model {model!r} has no champion to refresh; train one first: spotlight retrain "
+                           f"--data {data} --serve-root {root}", ExitCode.USAGE)
+    served = _served_manifest(root) or {}
+    snapshot, version = served.get("snapshot_data") or {}, (served.get("model") or {}).get("version")
+    rule = (served.get("crowding") or {}).get("rule")
+    if version == champion.version and snapshot.get("hash") == fp["hash"] and rule == cfg.crowding.as_dict():
+        return Outcome(ExitCode.KEPT, "up_to_date", f"champion version {champion.version} is served on this data "
+                                                    f"(to {fp['end']}); nothing to do",
+                       champion.run_id, champion.version, current(root), timings=timings)
+    if version == champion.version and str(fp["end"]) < str(snapshot.get("end", "")):
+        return Outcome(ExitCode.KEPT, "older_data", f"this market ends {fp['end']}, before the served snapshot "
+                                                    f"({snapshot['end']}); nothing to do",
+                       champion.run_id, champion.version, timings=timings)
+    t0 = time.perf_counter()
+    say(f"export champion version {champion.version} on data to {fp['end']}")
+    name = _export_and_publish(uri, model, champion.run_id, root, cfg, data)
+    timings["export_publish_s"] = time.perf_counter() - t0
+    return Outcome(ExitCode.OK, "refreshed", f"champion version {champion.version} scored on data to {fp['end']}; "
+                                             f"serving {name}", champion.run_id, champion.version, name,
+                   timings=timings)
