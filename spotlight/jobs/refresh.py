@@ -43,7 +43,8 @@ from spotlight.jobs.retrain import (
 def refresh(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = None) -> Outcome:
     """Run the refresh (see the module docstring) and say what it did."""
     say = say or (lambda message: None)
-    root, timings = Path(root), {}
+    root = Path(root)
+    timings: dict[str, float] = {}
     try:
         with _Lock(root):
             return _act(Path(data), root, cfg, uri, say, timings)
