@@ -210,28 +210,35 @@ def rollback(
     typer.echo(f"rolled back: serving {previous} (champion -> version {version}), was {now}")
 
 
-@commands.command(epilog='Example: spotlight schedule --cron "0 18 * * 1-5" --data /data/market --timezone Asia/Shanghai')
+@commands.command(epilog='Example: spotlight schedule --cron "0 19 1 * *" --refresh-cron "0 18 * * 1-5" '
+                         '--data /data/market --timezone Asia/Shanghai')
 def schedule(
-    cron: Annotated[str, typer.Option(help="Five-field crontab expression, e.g. '0 18 * * 1-5'.")],
-    data: Annotated[Path, typer.Option(help="Market directory the job retrains on.")],
+    cron: Annotated[str, typer.Option(help="When to retrain: a five-field crontab expression, e.g. '0 19 1 * *' "
+                                           "(monthly).")],
+    data: Annotated[Path, typer.Option(help="Market directory the jobs read.")],
+    refresh_cron: Annotated[str | None, typer.Option(help="When to refresh (spotlight refresh: the champion on "
+                                                          "new days, no new model), e.g. '0 18 * * 1-5'.")] = None,
     config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
     serve_root: Annotated[Path, typer.Option(help="Serving root the job publishes into.")] = Path("bundles"),
     timezone: Annotated[str | None, typer.Option(help="IANA time zone of the expression (default: local).")] = None,
     run_now: Annotated[bool, typer.Option(help="Also run once right away.")] = False,
     max_runs: Annotated[int | None, typer.Option(min=1, help="Stop after this many runs (default: never).")] = None,
 ) -> None:
-    """Run spotlight retrain on a cron schedule (APScheduler), one run at a time, each in its
-    own process. A run on unchanged data changes nothing (exit 4). Exit 2 on a bad expression.
-    Equivalent crontab line: see the README."""
+    """Run spotlight retrain (and, with --refresh-cron, spotlight refresh) on cron schedules
+    (APScheduler), one run at a time, each in its own process. A run on unchanged data changes
+    nothing (exit 4). Exit 2 on a bad expression. Equivalent crontab lines: see the README."""
     from spotlight.jobs.schedule import run, trigger
 
-    try:
-        trigger(cron, timezone)
-    except ValueError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
-    argv = [str(Path(sys.executable).with_name("spotlight")), "retrain", "--data", str(data),
-            "--serve-root", str(serve_root), *(["--config", str(config)] if config else [])]
-    run(cron, argv, timezone=timezone, run_now=run_now, max_runs=max_runs, say=typer.echo)
+    crons = {"retrain": cron, **({"refresh": refresh_cron} if refresh_cron else {})}
+    for name, expression in crons.items():
+        try:
+            trigger(expression, timezone)
+        except ValueError as exc:
+            raise fail(f"--{'refresh-' if name == 'refresh' else ''}cron: {exc}", ExitCode.USAGE) from None
+    tail = ["--data", str(data), "--serve-root", str(serve_root), *(["--config", str(config)] if config else [])]
+    spotlight = str(Path(sys.executable).with_name("spotlight"))
+    jobs = [(name, expression, [spotlight, name, *tail]) for name, expression in crons.items()]
+    run(jobs, timezone=timezone, run_now=run_now, max_runs=max_runs, say=typer.echo)
 
 
 @commands.command(epilog="Example: spotlight demo --out demo")

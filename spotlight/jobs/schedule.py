@@ -1,16 +1,18 @@
-"""Run the retraining job on a cron expression (APScheduler's ``CronTrigger.from_crontab``).
+"""Run the retraining job, and the daily refresh, on cron expressions (APScheduler).
 
-Each run is a separate ``spotlight retrain`` process, so a crash or a kill cannot take the
+Each run is a separate ``spotlight retrain`` or ``spotlight refresh`` process, so a crash or a kill cannot take the
 scheduler down, and the job's own lock keeps two runs from overlapping even across
 schedulers. One run at a time here too (``max_instances=1``); missed runs are coalesced into
-one and may start up to an hour late (``misfire_grace_time``). A run's exit code is logged:
-0 promoted, 4 champion kept, 3 parity gate failed, 1 failed, 75 locked.
+one and may start up to an hour late (``misfire_grace_time``); a job due while another runs
+waits for it. A run's exit code is logged: 0 promoted (or refreshed), 4 champion kept (or
+already served), 3 parity gate failed, 1 failed, 2 no champion to refresh, 75 locked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -70,27 +72,38 @@ def next_times(cron: str, after: dt.datetime, n: int = 3, timezone: str | None =
     return out
 
 
-def run(cron: str, argv: Sequence[str], *, timezone: str | None = None, run_now: bool = False,
+def run(jobs: Sequence[tuple[str, str, Sequence[str]]], *, timezone: str | None = None, run_now: bool = False,
         max_runs: int | None = None, say: Callable[[str], None] = print) -> int:
-    """Block, running ``argv`` on ``cron`` (and once at start with ``run_now``); returns the
-    number of runs when ``max_runs`` is reached."""
-    rule = trigger(cron, timezone)
-    scheduler = BlockingScheduler(timezone=rule.timezone)
+    """Block, running each job's ``argv`` on its ``cron`` (``jobs``: (name, cron, argv), e.g. a
+    monthly retrain and a daily refresh) and, with ``run_now``, each once at start in the order
+    given; returns the number of runs when ``max_runs`` is reached. Runs never overlap: one due
+    while another runs waits for it (the jobs share the serving root's lock, so an overlapping
+    one would only exit 75)."""
+    rules = {name: trigger(cron, timezone) for name, cron, _ in jobs}
+    zone = next(iter(rules.values())).timezone
+    scheduler = BlockingScheduler(timezone=zone)
+    one_at_a_time = threading.Lock()
     runs = 0
 
-    def job() -> None:
+    def job(name: str, argv: Sequence[str]) -> None:
         nonlocal runs
-        started = dt.datetime.now(rule.timezone)
-        code = subprocess.run(list(argv)).returncode
-        runs += 1
-        say(f"{started:%Y-%m-%d %H:%M:%S %Z}: retrain exited {code}")
-        if max_runs is not None and runs >= max_runs:
-            scheduler.shutdown(wait=False)
+        with one_at_a_time:
+            if max_runs is not None and runs >= max_runs:
+                return
+            started = dt.datetime.now(zone)
+            code = subprocess.run(list(argv)).returncode
+            runs += 1
+            say(f"{started:%Y-%m-%d %H:%M:%S %Z}: {name} exited {code}")
+            if max_runs is not None and runs >= max_runs:
+                scheduler.shutdown(wait=False)
 
-    scheduler.add_job(job, rule, id="retrain", max_instances=1, coalesce=True, misfire_grace_time=3600)
-    if run_now:
-        scheduler.add_job(job, id="retrain-now", next_run_time=dt.datetime.now(rule.timezone))
-    nxt = rule.get_next_fire_time(None, dt.datetime.now(rule.timezone))
-    say(f"scheduled retrain on '{cron}' ({rule.timezone}); next run {nxt:%Y-%m-%d %H:%M %Z}")
+    now = dt.datetime.now(zone)
+    for k, (name, cron, argv) in enumerate(jobs):
+        scheduler.add_job(job, rules[name], args=(name, argv), id=name, max_instances=1, coalesce=True,
+                          misfire_grace_time=3600)
+        if run_now:
+            scheduler.add_job(job, args=(name, argv), id=f"{name}-now", next_run_time=now + dt.timedelta(seconds=k))
+        nxt = rules[name].get_next_fire_time(None, now)
+        say(f"scheduled {name} on '{cron}' ({zone}); next run {nxt:%Y-%m-%d %H:%M %Z}")
     scheduler.start()
     return runs

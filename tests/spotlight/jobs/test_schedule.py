@@ -53,3 +53,24 @@ def test_a_real_run_is_a_retrain_process_and_its_exit_code_is_logged(tmp_path: P
                             env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert "scheduled retrain on '0 18 * * 1-5'" in result.stdout and "retrain exited 1" in result.stdout
+
+
+def test_a_monthly_retrain_and_a_daily_refresh_run_one_after_the_other(tmp_path: Path) -> None:
+    """Both jobs at start (--run-now), in order and never at once, each a process whose exit
+    code is logged; then the scheduler stops (--max-runs 2)."""
+    spotlight = Path(sys.executable).with_name("spotlight")
+    result = subprocess.run([str(spotlight), "schedule", "--cron", "0 19 1 * *", "--refresh-cron", "0 18 * * 1-5",
+                             "--data", str(tmp_path / "none"), "--serve-root", str(tmp_path / "bundles"),
+                             "--run-now", "--max-runs", "2"],
+                            capture_output=True, text=True, timeout=300,
+                            env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "scheduled retrain on '0 19 1 * *'" in out and "scheduled refresh on '0 18 * * 1-5'" in out
+    assert out.index("retrain exited 1") < out.index("refresh exited 1")
+    assert "refresh: validate" in result.stderr  # the refresh process itself ran
+
+
+def test_a_bad_refresh_expression_is_refused_by_name() -> None:
+    result = CliRunner().invoke(app, ["schedule", "--cron", "0 19 1 * *", "--refresh-cron", "0 18 * *", "--data", "x"])
+    assert result.exit_code == 2 and "--refresh-cron: bad cron expression" in result.output
