@@ -13,7 +13,9 @@ after it) and are tested without MLflow; :func:`retrain` gathers the facts and a
    served snapshot, it is re-published under this config's rule.
 4. **Nothing to do?** (:func:`decide`): the champion was trained on exactly this data (same
    content hash) with these model settings (same :meth:`~training.config.TrainConfig.hash`);
-   or this market ends before the champion's data; or an earlier run on this data and these
+   or this market ends before the champion's data; or it only adds days inside the month the
+   champion's data ends in, with the same settings (the daily ``spotlight refresh`` serves
+   those days; a model is retrained monthly); or an earlier run on this data and these
    settings was kept, failed parity or was rolled back. Exit 4 and change nothing.
 5. **Train** the walk-forward and the final model (features rebuilt from the market), log one
    MLflow run and register the final model as ``candidate`` (:mod:`training.mlflow_run`).
@@ -64,7 +66,7 @@ LOCK, PENDING = ".retrain.lock", ".pending.json"
 HOST = socket.gethostname()
 Say = Callable[[str], None]
 Repair = Literal["publish", "republish"]
-Verdict = Literal["train", "up_to_date", "older_data", "already_decided"]
+Verdict = Literal["train", "up_to_date", "older_data", "same_month", "already_decided"]
 FINAL_DECISIONS = ("kept_champion", "parity_failed", "rolled_back")  # data and settings not trained on again
 
 
@@ -149,6 +151,10 @@ def decide(state: State) -> Decision:
         if state.data_end < champ.data_end:
             return Decision(repair, "older_data", f"this market ends {state.data_end}, before champion version "
                                                   f"{champ.version}'s data ({champ.data_end}); nothing to do")
+        if state.data_end[:7] == champ.data_end[:7] and state.config_hash == champ.config_hash:
+            return Decision(repair, "same_month", f"this market only adds days inside {state.data_end[:7]} to "
+                                                  f"champion version {champ.version}'s data (to {champ.data_end}); "
+                                                  "spotlight refresh serves them, next month's data retrains")
     if state.decided is not None:
         run_id, decision = state.decided
         return Decision(repair, "already_decided", f"run {run_id} already decided on this data and config: "

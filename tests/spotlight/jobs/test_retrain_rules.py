@@ -31,9 +31,16 @@ def test_the_champions_data_and_settings_are_up_to_date() -> None:
     assert plan.verdict == "up_to_date" and "version 3" in plan.reason
 
 
-@pytest.mark.parametrize("changes", [dict(config_hash="c2"), dict(data_hash="h9")])
-def test_other_settings_or_data_train_again(changes: dict) -> None:
+@pytest.mark.parametrize("changes", [dict(config_hash="c2"), dict(data_hash="h9", data_end="2024-12-02"),
+                                     dict(config_hash="c2", data_hash="h9", data_end="2024-11-30")])
+def test_other_settings_or_a_new_months_data_train_again(changes: dict) -> None:
     assert decide(state(**(dict(data_hash="h1", data_end="2024-11-29") | changes))).verdict == "train"
+
+
+def test_days_added_inside_the_champions_month_do_not_retrain() -> None:
+    champ = Champion(version="3", run_id="r3", data_hash="h1", data_end="2024-11-15", config_hash="c1")
+    plan = decide(state(champion=champ, data_hash="h9", data_end="2024-11-29"))
+    assert plan.verdict == "same_month" and "2024-11" in plan.reason and "spotlight refresh" in plan.reason
 
 
 def test_older_data_than_the_champions_is_not_trained_on() -> None:
