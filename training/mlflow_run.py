@@ -1,14 +1,26 @@
 """The MLflow run of one training: parameters, metrics, plots, tables, predictions and the
 final model, registered with alias ``candidate``.
 
-One parent run per walk-forward. A run that fails part-way is removed with everything it
-created (:func:`tracking.store.discard`), so no half-written run or model is ever visible.
+One parent run per walk-forward, opened when the job starts training (:func:`training_run`),
+so its duration is the training's, and filled in and ended by :func:`log_training`. A run that
+fails part-way is removed with everything it created (:func:`tracking.store.discard`), so no
+half-written run or model is ever visible.
+
+Metric keys are chosen for the run page, which shows one chart per key, in sections named by
+the key's prefix, the sections in alphabetical order and the unprefixed keys last: first
+``month/rank_ic`` (then ``month/top50_excess``, ``month/top_minus_bottom``), one point per
+out-of-sample month, ``step`` = month index and timestamp = the month-end, so the "Time (wall)"
+axis reads as dates; then ``walk_forward/*`` (``step`` = fold, timestamp = its first test
+month), ``year/rank_ic`` (``step`` = year) and the model's overall figures. The baselines'
+figures are one table (``tables/models.csv``), not dozens of single-value charts.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -19,12 +31,13 @@ from mlflow.entities import Metric, Param
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from features.registry import REGISTRY
+from features.registry import REGISTRY, registered
 from tracking import artifacts as names
 from tracking.figures import save_png
 from tracking.registry import CANDIDATE
 from tracking.store import LoggedRun, configure, discard, experiment_id, git_tags
 from training import plots
+from training.config import TrainConfig
 from training.train import TrainResult
 
 PIP_REQUIREMENTS = [f"{p}=={version(p)}" for p in ("lightgbm", "numpy", "pandas", "scikit-learn")]
@@ -32,6 +45,10 @@ MODEL_DESCRIPTION = ("Spotlight: LightGBM ranking of the micro-cap universe by n
                      "Alias candidate = the latest trained version; champion = the version the retrain gate (or "
                      "spotlight promote) chose, the one served. Each version's description gives its out-of-sample "
                      "figures and data, and why it became champion.")
+
+
+MONTHLY = {"rank_ic": "rank_ic", "top50_excess": "top50", "top_minus_bottom": "long_short"}
+"""``month/<key>`` -> the column of :attr:`training.evaluate.Evaluation.by_date` it charts."""
 
 
 def headline(result: TrainResult, fingerprint: dict[str, str | int]) -> str:
@@ -64,30 +81,30 @@ def feature_spec(result: TrainResult) -> dict[str, object]:
             "best_iteration": int(result.final.best_iteration_)}
 
 
+def _ms(date: object) -> int:
+    """Milliseconds since the epoch of a date (MLflow's metric timestamps)."""
+    return int(pd.Timestamp(date).timestamp() * 1000)
+
+
 def _log_metrics(client: MlflowClient, run_id: str, result: TrainResult) -> None:
     metrics: list[Metric] = []
-    now = int(pd.Timestamp.now(tz="UTC").timestamp() * 1000)
+    now = _ms(pd.Timestamp.now(tz="UTC"))
 
     def add(key: str, value: float | None, step: int = 0, ts: int = now) -> None:
         if value is not None and pd.notna(value):
             metrics.append(Metric(key, float(value), ts, step))
 
-    for name, e in result.evaluations.items():
-        prefix = "" if name == "score" else f"{name}/"
-        for key, value in e.summary.items():
-            add(f"{prefix}{key}", value)
-    for row in result.fold_table.itertuples():
-        test_ts = int(pd.Timestamp(row.test_start).timestamp() * 1000)
-        for key in ("best_iteration", "valid_rank_ic", "fit_rows", "test_rows"):
-            add(f"fold/{key}", getattr(row, key), row.fold, test_ts)
     by_date = result.evaluations["score"].by_date
-    fold_of = result.predictions.drop_duplicates("date").set_index("date")["fold"]
-    for date, row in by_date.iterrows():
-        ts = int(pd.Timestamp(date).timestamp() * 1000)
-        for key in ("rank_ic", "top50", "long_short"):
-            add(f"month/{key}", row[key], int(fold_of.get(date, 0)), ts)
+    for step, (date, row) in enumerate(by_date.iterrows()):
+        for key, column in MONTHLY.items():
+            add(f"month/{key}", row[column], step, _ms(date))
+    for row in result.fold_table.itertuples():
+        for key in ("best_iteration", "valid_rank_ic", "fit_rows", "test_rows"):
+            add(f"walk_forward/{key}", getattr(row, key), row.fold, _ms(row.test_start))
     for year, row in result.slices["year"].iterrows():
-        add("year/rank_ic", row["rank_ic"], int(year))
+        add("year/rank_ic", row["rank_ic"], int(year), _ms(f"{int(year)}-12-31"))
+    for key, value in result.evaluations["score"].summary.items():
+        add(key, value)
     for key, value in (result.truth or {}).items():
         add(key, value)
     for key, value in result.timings.items():
@@ -119,29 +136,67 @@ def _write_artifacts(result: TrainResult, out: Path, config_text: str) -> None:
     save_png(plots.contributions_plot(result.final.contributions(rows), rows), plots_dir / "contributions.png")
 
 
+def _tags(config: TrainConfig, fingerprint: dict[str, str | int]) -> dict[str, str]:
+    return {names.DATA_HASH: str(fingerprint["hash"]), names.DATA_START: str(fingerprint["start"]),
+            names.DATA_END: str(fingerprint["end"]), names.DATA_STOCKS: str(fingerprint["stocks"]),
+            names.LABEL: config.label_column, names.MODEL_KIND: config.model, names.CONFIG_HASH: config.hash()}
+
+
+def open_run(config: TrainConfig, fingerprint: dict[str, str | int], *, experiment: str, uri: str | None = None,
+             extra_tags: dict[str, str] | None = None, params: dict[str, str] | None = None) -> str:
+    """Create the training's run in ``experiment``, RUNNING from now, with its data and config
+    tags, ``extra_tags`` and ``params`` (default: the training configuration's; ``features``
+    lists the features the model uses, the config's empty list meaning every registered one);
+    its id."""
+    uri = configure(uri)
+    client = MlflowClient(uri)
+    tags = _tags(config, fingerprint) | (extra_tags or {}) | git_tags()
+    run = client.create_run(experiment_id(experiment, uri), run_name=f"{config.model}-{config.label}-{fingerprint['end']}",
+                            tags=tags)
+    try:
+        features = config.features or [f.name for f in registered()]
+        logged = (params if params is not None else config.flat()) | {"features": ",".join(features)}
+        client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in logged.items()])
+    except BaseException as exc:
+        discard(client, run.info.run_id, exc)
+        raise
+    return str(run.info.run_id)
+
+
+@contextmanager
+def training_run(config: TrainConfig, fingerprint: dict[str, str | int], *, experiment: str, uri: str | None = None,
+                 extra_tags: dict[str, str] | None = None, params: dict[str, str] | None = None) -> Iterator[str]:
+    """The run of a training about to start (:func:`open_run`), for :func:`log_training` to
+    fill in: if the body raises (the training fails, the job is interrupted), the run is
+    tagged with the error, ends FAILED and is deleted, and nothing is registered."""
+    uri = configure(uri)
+    run_id = open_run(config, fingerprint, experiment=experiment, uri=uri, extra_tags=extra_tags, params=params)
+    try:
+        yield run_id
+    except BaseException as exc:
+        client = MlflowClient(uri)
+        if client.get_run(run_id).info.lifecycle_stage != "deleted":  # log_training discards its own failures
+            discard(client, run_id, exc)
+        raise
+
+
 def log_training(result: TrainResult, fingerprint: dict[str, str | int], *, experiment: str, model_name: str,
                  uri: str | None = None, config_text: str | None = None, extra_tags: dict[str, str] | None = None,
-                 params: dict[str, str] | None = None) -> LoggedRun:
-    """Log ``result`` as one run in ``experiment``, log the final model and register it as a
-    version of ``model_name`` with alias ``candidate``. ``params`` (default: the training
-    configuration's) and ``config_text`` (default: that configuration as TOML) say how the run
-    was configured; the ``features`` parameter lists the features the model used (the config's
-    empty list means every registered one)."""
+                 params: dict[str, str] | None = None, run_id: str | None = None) -> LoggedRun:
+    """Log ``result`` into ``run_id`` (opened by :func:`training_run` when the training
+    started; default: a run opened now with ``extra_tags`` and ``params``), log the final model,
+    register it as a version of ``model_name`` with alias ``candidate`` and end the run.
+    ``config_text`` (default: the training configuration as TOML) says how the run was
+    configured."""
     uri = configure(uri)
     cfg = result.config
-    exp = experiment_id(experiment, uri)
     client = MlflowClient(uri)
-    tags = {names.DATA_HASH: str(fingerprint["hash"]), names.DATA_START: str(fingerprint["start"]),
-            names.DATA_END: str(fingerprint["end"]), names.DATA_STOCKS: str(fingerprint["stocks"]),
-            names.DATA_SOURCE: str(result.data.source), names.LABEL: cfg.label_column, names.MODEL_KIND: cfg.model,
-            names.CONFIG_HASH: cfg.hash()}
-    tags |= (extra_tags or {}) | git_tags()
-    name = f"{cfg.model}-{cfg.label}-{fingerprint['end']}"
-    run = client.create_run(exp, run_name=name, tags=tags)
-    run_id, model_id, registered = run.info.run_id, None, None
+    if run_id is None:
+        run_id = open_run(cfg, fingerprint, experiment=experiment, uri=uri, extra_tags=extra_tags, params=params)
+    exp = str(client.get_run(run_id).info.experiment_id)
+    model_id, registered = None, None
     try:
-        logged_params = (params if params is not None else cfg.flat()) | {"features": ",".join(result.data.features)}
-        client.log_batch(run_id, params=[Param(k, v[:6000]) for k, v in logged_params.items()])
+        client.set_tag(run_id, names.DATA_SOURCE, str(result.data.source))
         _log_metrics(client, run_id, result)
         with tempfile.TemporaryDirectory() as tmp:
             _write_artifacts(result, Path(tmp), config_text or tomli_w.dumps(cfg.model_dump(mode="json")))

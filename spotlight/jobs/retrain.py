@@ -28,7 +28,7 @@ after it) and are tested without MLflow; :func:`retrain` gathers the facts and a
    (``.pending.json``) spans the swap and the alias move.
 
 Each step's outcome and time are tagged on the candidate's run (``retrain.*``) with the gate's
-figures as metrics (``gate/*``). Exit codes (:class:`~spotlight.exit_code.ExitCode`): 0
+figures as metrics (``retrain/*_rank_ic``). Exit codes (:class:`~spotlight.exit_code.ExitCode`): 0
 promoted and published, 4 champion kept, 3 parity gate failed, 1 failed (data, training,
 MLflow), 75 locked.
 Recovery, at the start of every run (under the lock): a promotion whose bundle was swapped
@@ -346,7 +346,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     from market.fingerprint import fingerprint
     from release.publish import current
     from tracking.store import configure
-    from training.mlflow_run import log_training
+    from training.mlflow_run import log_training, training_run
     from training.train import train
 
     t0 = time.perf_counter()
@@ -383,13 +383,14 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
 
     t0 = time.perf_counter()
     say("train")
-    try:
-        result = train(market, cfg.train, progress=lambda stage, done, total: say(stage) if done == 0 else None,
-                       note=say)
-        logged = log_training(result, fp, experiment=cfg.experiment, model_name=model, uri=uri,
-                              params=cfg.flat(), config_text=cfg.to_toml(),
-                              extra_tags={names.JOB: names.JOB_RETRAIN, names.RETRAIN_HOST: HOST,
-                                          names.RETRAIN_PID: str(os.getpid())})
+    tags = {names.JOB: names.JOB_RETRAIN, names.RETRAIN_HOST: HOST, names.RETRAIN_PID: str(os.getpid())}
+    try:  # the run opens now, so its duration is the training's; a failure leaves it FAILED and hidden
+        with training_run(cfg.train, fp, experiment=cfg.experiment, uri=uri, extra_tags=tags,
+                          params=cfg.flat()) as run_id:
+            result = train(market, cfg.train, progress=lambda stage, done, total: say(stage) if done == 0 else None,
+                           note=say)
+            logged = log_training(result, fp, experiment=cfg.experiment, model_name=model, uri=uri,
+                                  config_text=cfg.to_toml(), run_id=run_id)
     except MlflowException as exc:
         raise RetrainError(f"MLflow at {uri}: {exc.message} (nothing was kept)") from None
     timings["train_s"] = time.perf_counter() - t0
@@ -405,10 +406,10 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     months = cfg.retrain.months
     by_date = result.evaluations["score"].by_date["rank_ic"].dropna()
     cand = float(by_date.iloc[-months:].mean())
-    figures = {"gate/candidate_rank_ic": cand}
+    figures = {"retrain/candidate_rank_ic": cand}
     champ = recent_rank_ic(client, champion.run_id, months) if champion is not None else None
     if champ is not None:
-        figures["gate/champion_rank_ic"] = champ
+        figures["retrain/champion_rank_ic"] = champ
     promote, why = gate(cand, champ, cfg.retrain.tolerance)
     why = (f"{why}; mean RankIC of the last {months} test months, champion version {champion.version}"
            if champion is not None else f"no champion yet; candidate {cand:+.4f} over the last {months} test months")

@@ -31,27 +31,31 @@ class Trained:
 
 def run_job(market: Market, cfg: AppConfig, *, config_text: str | None = None, predictions_out: Path | None = None,
             progress: Progress | None = None, note: Note | None = None) -> Trained:
-    """Train under ``cfg.train``, log the run (``config_text``: the file it was configured with;
-    default the resolved config) and write ``date, symbol, score`` to ``predictions_out``;
-    ``note`` gets a line per walk-forward fold and one for the final model."""
+    """Train under ``cfg.train`` in an MLflow run opened as the training starts (so its
+    duration is the training's; a failure leaves it FAILED and deleted, nothing registered),
+    log it (``config_text``: the file it was configured with; default the resolved config) and
+    write ``date, symbol, score`` to ``predictions_out``; ``note`` gets a line per walk-forward
+    fold and one for the final model."""
     from mlflow.exceptions import MlflowException
 
     from features.panel import write_panel
     from market.fingerprint import fingerprint
     from tracking.store import tracking_uri
     from training.config import ConfigError
-    from training.mlflow_run import log_training
+    from training.mlflow_run import log_training, training_run
     from training.train import train
 
     tick = progress or (lambda stage, done, total: None)
+    fp = fingerprint(market)
     try:
-        result = train(market, cfg.train, progress=tick, note=note)
-    except ConfigError as exc:
-        raise TrainJobError(str(exc), ExitCode.USAGE) from None
-    tick("mlflow: logging the run and model", 0, 1)
-    try:
-        logged = log_training(result, fingerprint(market), experiment=cfg.experiment, model_name=cfg.registered_model,
-                              config_text=config_text or cfg.to_toml(), params=cfg.flat())
+        with training_run(cfg.train, fp, experiment=cfg.experiment, params=cfg.flat()) as run_id:
+            try:
+                result = train(market, cfg.train, progress=tick, note=note)
+            except ConfigError as exc:
+                raise TrainJobError(str(exc), ExitCode.USAGE) from None
+            tick("mlflow: logging the run and model", 0, 1)
+            logged = log_training(result, fp, experiment=cfg.experiment, model_name=cfg.registered_model,
+                                  config_text=config_text or cfg.to_toml(), run_id=run_id)
     except MlflowException as exc:
         raise TrainJobError(f"MLflow at {tracking_uri()}: {exc.message} (nothing was kept)") from None
     if predictions_out is not None:

@@ -15,12 +15,13 @@ import urllib.request
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
 from market.fingerprint import fingerprint
 from tracking.store import LoggedRun, default_uri
-from training.mlflow_run import log_training
+from training.mlflow_run import log_training, training_run
 
 EXPERIMENT, MODEL = "spotlight", "spotlight-microcap"
 
@@ -43,11 +44,9 @@ def test_the_run_holds_config_metrics_artifacts_and_tags(logged, trained, signal
     assert run.data.params["lightgbm.num_leaves"] == "7" and run.data.params["universe.n"] == "120"
     assert run.data.params["features"] == ",".join(trained.data.features) and len(trained.data.features) > 40
     assert run.data.metrics["rank_ic"] == pytest.approx(trained.evaluations["score"].summary["rank_ic"])
-    assert {"baseline_size/rank_ic", "baseline_ridge/rank_ic", "truth_ratio", "icir", "top50_excess"} <= set(run.data.metrics)
-    folds = client.get_metric_history(logged.run_id, "fold/best_iteration")
+    assert {"truth_ratio", "icir", "top50_excess"} <= set(run.data.metrics)
+    folds = client.get_metric_history(logged.run_id, "walk_forward/best_iteration")
     assert sorted(m.step for m in folds) == list(range(len(trained.folds)))
-    months = client.get_metric_history(logged.run_id, "month/rank_ic")
-    assert len(months) == len(trained.evaluations["score"].by_date["rank_ic"].dropna())
     fp = fingerprint(signal_market)
     assert run.data.tags["data.hash"] == fp["hash"] and len(fp["hash"]) == 64
     assert (run.data.tags["data.start"], run.data.tags["data.end"]) == (fp["start"], fp["end"])
@@ -58,6 +57,50 @@ def test_the_run_holds_config_metrics_artifacts_and_tags(logged, trained, signal
     assert plots == {f"plots/{n}.png" for n in ("rank_ic", "quantile_returns", "feature_importance", "contributions")}
     spec = json.loads(Path(client.download_artifacts(logged.run_id, "feature_spec.json")).read_text())
     assert spec["features"] == trained.data.features and spec["lookback"]["turnover_120"] == 120
+
+
+def _ms(date: object) -> int:
+    return int(pd.Timestamp(date).timestamp() * 1000)
+
+
+def test_the_run_page_opens_on_the_models_monthly_rank_ic_read_against_dates(logged, trained, store: str) -> None:
+    """The run page charts each key, in sections named by the prefix before the last "/",
+    sorted, unprefixed keys last (MLflow 3's RunsChartsCardConfig.getBaseChartAndSectionConfigs)."""
+    client = MlflowClient(store)
+    keys = set(client.get_run(logged.run_id).data.metrics)
+    sections = sorted({k.rsplit("/", 1)[0] for k in keys if "/" in k})
+    assert sections[0] == "month" and sorted(k for k in keys if k.startswith("month/"))[0] == "month/rank_ic"
+    assert not [k for k in keys if k.startswith("baseline")]  # the baselines are one table, not dozens of charts
+    table = pd.read_csv(client.download_artifacts(logged.run_id, "tables/models.csv"), index_col=0)
+    assert {"model", "size", "reversal", "abnormal_turnover", "ridge"} == set(table.index)
+    assert table.loc["ridge", "rank_ic"] == pytest.approx(trained.evaluations["baseline_ridge"].summary["rank_ic"])
+    monthly = trained.evaluations["score"].by_date["rank_ic"]
+    points = sorted(client.get_metric_history(logged.run_id, "month/rank_ic"), key=lambda m: m.step)
+    want = [(k, _ms(date), value) for k, (date, value) in enumerate(monthly.items()) if pd.notna(value)]
+    assert len(points) == len(monthly.dropna()) > 20  # one point per test month, at the month's date
+    assert [(m.step, m.timestamp) for m in points] == [(k, ts) for k, ts, _ in want]
+    assert [m.value for m in points] == pytest.approx([v for _, _, v in want])
+
+
+def test_a_run_opened_before_training_spans_it_and_a_failed_one_ends_failed_unregistered(
+        trained, signal_market, store: str) -> None:
+    client, fp, model = MlflowClient(store), fingerprint(signal_market), f"{MODEL}-opened-early"
+    with training_run(trained.config, fp, experiment=EXPERIMENT, uri=store) as run_id:
+        began = time.time() * 1000
+        assert client.get_run(run_id).info.status == "RUNNING"
+        time.sleep(1.5)  # the training
+        logged = log_training(trained, fp, experiment=EXPERIMENT, model_name=model, uri=store, run_id=run_id)
+    info = client.get_run(run_id).info
+    assert logged.run_id == run_id and info.status == "FINISHED"
+    assert info.start_time <= began and info.end_time - info.start_time >= 1500
+    assert client.get_run(run_id).data.params["features"] == ",".join(trained.data.features)
+
+    with pytest.raises(KeyboardInterrupt), training_run(trained.config, fp, experiment=EXPERIMENT, uri=store) as failed:
+        raise KeyboardInterrupt  # the job stopped mid-training
+    run = client.get_run(failed)
+    assert (run.info.status, run.info.lifecycle_stage) == ("FAILED", "deleted")
+    assert run.data.tags["spotlight.error"].startswith("KeyboardInterrupt")
+    assert not client.search_model_versions(f"run_id = '{failed}'") and mlflow.active_run() is None
 
 
 def test_the_final_model_is_registered_as_candidate_and_loads(logged, trained, store: str) -> None:
@@ -139,7 +182,7 @@ def test_the_real_mlflow_server_serves_the_run_and_the_model(logged, store: str,
         run = _get(base, "runs/get", run_id=logged.run_id)["run"]
         metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
         assert metrics["rank_ic"] == pytest.approx(MlflowClient(store).get_run(logged.run_id).data.metrics["rank_ic"])
-        history = _get(base, "metrics/get-history", run_id=logged.run_id, metric_key="fold/valid_rank_ic")
+        history = _get(base, "metrics/get-history", run_id=logged.run_id, metric_key="walk_forward/valid_rank_ic")
         assert len(history["metrics"]) >= 10
         model = _get(base, "registered-models/alias", name=logged.model_name, alias="candidate")
         assert str(model["model_version"]["version"]) == logged.model_version

@@ -69,14 +69,13 @@ def test_kill_9_leaves_champion_bundle_and_runs_intact(point: str, markets, tmp_
     assert str(client.get_model_version_by_alias("spotlight-microcap", "champion").version) == after.version
     others = [r for r in client.search_runs([run.info.experiment_id], run_view_type=ViewType.ALL)
               if r.info.run_id not in (first.run_id, after.run_id)]
-    if point == "training":  # killed before anything reached MLflow
-        assert others == []
-    else:  # registering, or publishing a complete candidate: the run is hidden, its model version removed
-        assert len(others) == 1 and others[0].info.status == "FAILED" and others[0].info.lifecycle_stage == "deleted"
-        assert not client.search_model_versions(f"run_id = '{others[0].info.run_id}'")
-        versions = {str(v.version) for v in client.search_model_versions("name = 'spotlight-microcap'")}
-        assert versions == {"1", after.version}  # as if the killed job never registered its version
-        assert str(client.get_model_version_by_alias("spotlight-microcap", "candidate").version) == after.version
+    # training (its run opened when training began), registering, or publishing a complete candidate:
+    # the run is hidden, its model version removed
+    assert len(others) == 1 and others[0].info.status == "FAILED" and others[0].info.lifecycle_stage == "deleted"
+    assert not client.search_model_versions(f"run_id = '{others[0].info.run_id}'")
+    versions = {str(v.version) for v in client.search_model_versions("name = 'spotlight-microcap'")}
+    assert versions == {"1", after.version}  # as if the killed job never registered its version
+    assert str(client.get_model_version_by_alias("spotlight-microcap", "candidate").version) == after.version
     assert not [p for p in root.iterdir() if p.name.startswith((".staging", ".pending"))]
     assert sorted(p.name for p in root.iterdir() if p.name.startswith("v")) == sorted({served, after.served})
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,16 @@ def setup(tmp_path: Path):
     return load_config(config), f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "bundles", config
 
 
-def test_promote_then_nothing_to_do_then_a_new_month_then_rollback(markets, setup) -> None:
+def test_promote_then_nothing_to_do_then_a_new_month_then_rollback(markets, setup,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import training.train
+
     earlier, full = markets
     cfg, uri, root, _ = setup
     client = MlflowClient(uri)
+    began: list[float] = []  # when each training began (ms)
+    real_train = training.train.train
+    monkeypatch.setattr(training.train, "train", lambda *a, **k: began.append(time.time() * 1000) or real_train(*a, **k))
 
     said: list[str] = []
     first = retrain(earlier, root, cfg, uri, say=said.append)
@@ -45,7 +52,9 @@ def test_promote_then_nothing_to_do_then_a_new_month_then_rollback(markets, setu
     served = json.loads((root / first.served / "manifest.json").read_text())["model"]  # what GET /model says
     assert "champion" in served["aliases"] and served["exported_as"] == "champion"
     run = client.get_run(first.run_id)
-    assert run.data.tags["retrain.decision"] == "promoted" and "gate/candidate_rank_ic" in run.data.metrics
+    assert run.data.tags["retrain.decision"] == "promoted" and "retrain/candidate_rank_ic" in run.data.metrics
+    assert run.info.start_time <= began[0] < run.info.end_time  # the run spans the training, not only its logging
+    assert run.info.end_time - run.info.start_time >= 900 * first.timings["train_s"]
 
     again = retrain(earlier, root, cfg, uri)  # same data, same config
     assert again.code == ExitCode.KEPT and again.decision == "up_to_date"
@@ -54,7 +63,7 @@ def test_promote_then_nothing_to_do_then_a_new_month_then_rollback(markets, setu
     lenient = cfg.model_copy(update={"retrain": cfg.retrain.model_copy(update={"tolerance": 10.0})})
     second = retrain(full, root, lenient, uri)  # one more month of data
     assert second.code == ExitCode.OK and second.version == "2", second.message
-    assert "gate/champion_rank_ic" in second.figures and current(root).startswith("v0002-")
+    assert "retrain/champion_rank_ic" in second.figures and current(root).startswith("v0002-")
     assert history(root) == [first.served, second.served]
 
     now, previous, version = rollback(root, cfg, uri)
