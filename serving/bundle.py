@@ -30,6 +30,7 @@ from serving.scorer import OnnxScorer
 
 MANIFEST, MODEL, SNAPSHOT = "manifest.json", "model.onnx", "snapshot.parquet"
 CURRENT = "current"  # in a serving root, the link to the bundle being served (see release.publish)
+MONITOR = "monitor.json"  # in a serving root, the live model's report (spotlight monitor writes it)
 SCHEMA_VERSION = 1
 SCORE_TOL = 1e-6
 N_DRIVERS = 3

@@ -33,7 +33,7 @@ SERVER_ERROR = "ServerError"
 STATUS = {
     400: "The body is not JSON or breaks the request schema; `detail[].loc` is the field path.",
     401: "No or a wrong bearer token (`Authorization: Bearer <token>`).",
-    404: "`as_of` is not a served date; the message lists the served dates.",
+    404: "/rank: `as_of` is not a served date (the message lists them); /monitor: no report yet.",
     408: "The body stalled between two chunks for longer than SPOTLIGHT_BODY_TIMEOUT_SECONDS.",
     413: "More /score rows than SPOTLIGHT_MAX_ROWS, or a body over SPOTLIGHT_MAX_BODY_BYTES.",
     415: "The body is not `application/json` (one ASCII Content-Type header, or none).",
@@ -42,7 +42,7 @@ STATUS = {
     431: "The request head (request line and headers) is over SPOTLIGHT_MAX_HEADER_BYTES.",
 }
 ERRORS = {"/rank": (400, 404, 408, 413, 415, 422, 431), "/score": (400, 408, 413, 415, 422, 431),
-          "/model": (431,)}
+          "/model": (431,), "/monitor": (404, 431)}
 
 
 def _error_schemas() -> dict[str, Any]:

@@ -8,7 +8,7 @@ HTTP 400 and pydantic's error list (``detail[].loc`` is the field path).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
@@ -178,3 +178,52 @@ class ScoreResponse(BaseModel):
     model_version: str
     bundle_id: str
     scores: list[Score]
+
+
+class Realised(BaseModel):
+    """A served date whose horizon has passed: how its ranking did."""
+
+    date: dt.date
+    model_version: str
+    rank_ic: float | None = Field(description="Spearman correlation of score and the realised 21-day excess return.")
+    top_n_excess: float = Field(description="Mean realised 21-day excess return of the top N (a fraction).")
+    members: int
+    horizon_end: dt.date
+
+
+class FeatureDrift(BaseModel):
+    """One feature's population stability index against the champion's training data."""
+
+    feature: str
+    label: str
+    psi: float | None = Field(description="Below 0.1 stable, 0.1 to 0.25 shifting, above 0.25 drifted.")
+
+
+class Drift(BaseModel):
+    """Feature drift on the latest served date."""
+
+    date: dt.date
+    reference: str
+    features: list[FeatureDrift]
+
+
+class Alert(BaseModel):
+    """Whether the live model needs attention, and why."""
+
+    state: Literal["ok", "alert"]
+    reasons: list[str]
+
+
+class MonitorReport(BaseModel):
+    """The live model's report (``spotlight monitor``): realised figures by served date, drift,
+    crowding and the alert state."""
+
+    generated_at: str
+    data_end: dt.date
+    model: dict[str, str]
+    bundle: str
+    realised: list[Realised]
+    drift: Drift
+    crowding: dict[str, Any] | None
+    alert: Alert
+    rule: dict[str, Any]

@@ -1,4 +1,4 @@
-"""The ranking service (BentoML 1.4): ``POST /rank``, ``POST /score``, ``GET /model``.
+"""The ranking service (BentoML 1.4): ``POST /rank``, ``POST /score``, ``GET /model``, ``GET /monitor``.
 
 Run it with ``spotlight serve`` (or ``bentoml serve serving.service:Spotlight``). Settings
 (:class:`~serving.settings.ServeSettings`) come from ``SPOTLIGHT_*`` environment variables,
@@ -31,6 +31,7 @@ import json
 import logging
 import threading
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import bentoml
@@ -39,14 +40,14 @@ from pydantic import BaseModel, Field
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from serving.bentoml_patches import cancel_timeout_timers, quiet_client_errors
-from serving.bundle import Bundle, BundleError, resolve
+from serving.bundle import CURRENT, MONITOR, Bundle, BundleError, resolve
 from serving.edge import BearerAuth, JsonErrors, JsonOnly
 from serving.head_limits import limit_request_heads
 from serving.openapi import document, page
 from serving.ranking import RequestError
 from serving.ranking import rank as rank_bundle
 from serving.ranking import score as score_bundle
-from serving.schemas import RankRequest, RankResponse, ScoreRequest, ScoreResponse
+from serving.schemas import MonitorReport, RankRequest, RankResponse, ScoreRequest, ScoreResponse
 from serving.settings import ServeSettings
 
 logger = logging.getLogger("spotlight.service")
@@ -174,6 +175,20 @@ class Spotlight:
     def docs(self) -> HTMLResponse:
         """The docs page (:func:`serving.openapi.page`), in place of BentoML's."""
         return HTMLResponse(page(self.bundle))
+
+    @web.get("/monitor", response_model=MonitorReport)
+    def monitor(self) -> Response:
+        """How the live model is doing: realised RankIC and top-N excess return of each served date
+        whose horizon has passed, feature drift, crowding and the alert state (404 before
+        ``spotlight monitor`` or ``spotlight refresh`` has written the report)."""
+        root = Path(self.source)
+        path = root / MONITOR
+        if not (root / CURRENT).is_symlink() or not path.is_file():
+            where = "this serving root" if (root / CURRENT).is_symlink() else "a single bundle (serve a serving root)"
+            return JSONResponse({"error": f"no monitor report for {where}: spotlight monitor writes one",
+                                 "detail": [{"loc": ["path"], "msg": "no report yet", "type": "not_found"}]},
+                                status_code=404)
+        return Response(path.read_bytes(), media_type="application/json")
 
     @web.get("/model", response_model=ModelSummary)
     def model(self) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 :class:`AppConfig` = the model settings (:class:`training.config.TrainConfig`), where runs
 are tracked, the market's currency, the retrain job's gate and publishing (:class:`RetrainConfig`), the backtest
-(:class:`backtest.engine.BacktestConfig`) and the crowding rule
-(:class:`features.crowding.CrowdingRule`). Each domain model states its defaults and bounds
+(:class:`backtest.engine.BacktestConfig`), the crowding rule
+(:class:`features.crowding.CrowdingRule`) and the live model's alert rule
+(:class:`monitoring.alerts.MonitorRule`). Each domain model states its defaults and bounds
 once; ``spotlight config`` prints them all as TOML.
 
 The file is flat: the model settings' keys and tables (``label``, ``[lightgbm]``, ...) stand
@@ -24,6 +25,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from backtest.engine import BacktestConfig
 from features.crowding import CrowdingRule
+from monitoring.alerts import MonitorRule
 from training.config import ConfigError, Section, TrainConfig, flatten
 
 __all__ = ["AppConfig", "ConfigError", "RetrainConfig", "describe", "load_config"]
@@ -51,6 +53,7 @@ class AppConfig(Section):
     retrain: RetrainConfig = RetrainConfig()
     backtest: BacktestConfig = BacktestConfig()
     crowding: CrowdingRule = CrowdingRule()
+    monitor: MonitorRule = MonitorRule()
 
     @model_validator(mode="before")
     @classmethod

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     USAGE = 2           # a bad option, config, alias or run
     PARITY_FAILED = 3   # ONNX and LightGBM disagree: nothing was published
     KEPT = 4            # retrain: the champion stays (the gate, or nothing to do)
+    ALERT = 5           # monitor: the live model raised an alert (the report says why)
     LOCKED = 75         # retrain: another job holds the lock (EX_TEMPFAIL)
 
 

@@ -22,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "backtest": {"market", "features", "tracking"},
     "release": {"market", "features", "tracking", "serving"},
     "serving": set(),
-    "spotlight": {"market", "features", "tracking", "training", "backtest", "release", "serving"},
+    "monitoring": {"market", "features", "tracking", "training", "serving"},
+    "spotlight": {"market", "features", "tracking", "training", "backtest", "release", "serving", "monitoring"},
 }
 # third-party packages a package must never import (the card: features never import mlflow;
 # the service runs on its own small closure, see tests/serving/test_imports.py)

@@ -1,4 +1,4 @@
-"""Operations commands: promote, export, serve, retrain, refresh, rollback, schedule, and the demo."""
+"""Operations commands: promote, export, serve, retrain, refresh, monitor, rollback, schedule, and the demo."""
 
 from __future__ import annotations
 
@@ -190,6 +190,40 @@ def refresh(
     typer.echo(f"{outcome.decision}: {outcome.message}" + (f" [{spent}]" if spent else ""))
     if outcome.code != ExitCode.OK:
         raise typer.Exit(int(outcome.code))
+
+
+@commands.command(epilog="Example: spotlight monitor --data /data/market --serve-root bundles")
+def monitor(
+    data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md, as of today.")],
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
+    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
+        "bundles"),
+) -> None:
+    """How the live model is doing: realised RankIC and top-N excess return of each served date
+    whose 21-day horizon has passed, feature drift (PSI) against the champion's training data,
+    the crowding regime, and the alert state ([monitor] in the config). Writes
+    <serve-root>/monitor.json (served at GET /monitor) and logs to MLflow. Exit 0 no alert,
+    5 alert, 1 bad data or nothing served.
+    """
+    from spotlight.jobs.monitor import MonitorError
+    from spotlight.jobs.monitor import monitor as run_job
+    from tracking.store import tracking_uri
+
+    cfg = load_config(config)
+    try:
+        done = run_job(data, serve_root, cfg, tracking_uri(), say=lambda step: typer.echo(f"monitor: {step}", err=True))
+    except MonitorError as exc:
+        raise fail_with(exc) from None
+    for row in done.report["realised"][-6:]:
+        typer.echo(f"{row['date']} (version {row['model_version']}): realised RankIC {row['rank_ic']:+.3f}, top-N "
+                   f"excess {row['top_n_excess']:+.2%} over {row['members']} stocks")
+    worst = done.report["drift"]["features"][:3]
+    if worst:
+        typer.echo("most drifted: " + ", ".join(f"{f['label']} (PSI {f['psi']})" for f in worst))
+    alert = done.report["alert"]
+    typer.echo(f"alert: {alert['state']}" + (f" -- {'; '.join(alert['reasons'])}" if alert["reasons"] else ""))
+    if done.code != ExitCode.OK:
+        raise typer.Exit(int(done.code))
 
 
 @commands.command(epilog="Example: spotlight rollback --serve-root bundles")

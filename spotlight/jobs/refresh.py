@@ -14,6 +14,9 @@ version per weekday. The refresh keeps the model and moves the data:
    day among them, built point-in-time; scored by ONNX through the parity gate: a failure exits
    3) and **publish** it atomically; a running service swaps it in without a restart. The model
    version, its run and the ``champion`` alias do not change.
+5. **Monitor** (:mod:`spotlight.jobs.monitor`): the live model's report is brought up to date
+   (realised figures of served dates whose horizon has passed, drift, the alert state); its
+   failure is said and does not undo the refresh.
 
 No champion yet: exit 2 (``spotlight retrain`` makes one). Exit codes: 0 refreshed, 4 up to
 date, 3 parity gate failed, 1 failed, 2 no champion, 75 locked.
@@ -89,6 +92,16 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     say(f"export champion version {champion.version} on data to {fp['end']}")
     name = _export_and_publish(uri, model, champion.run_id, root, cfg, data)
     timings["export_publish_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    try:  # the live model's report follows the new days; its failure does not undo the refresh
+        from spotlight.jobs.monitor import MonitorError, monitor
+
+        monitored = monitor(data, root, cfg, uri, say=lambda step: say(f"monitor: {step}"))
+        alert = monitored.report["alert"]
+        say(f"monitor: alert {alert['state']}" + (f" ({'; '.join(alert['reasons'])})" if alert["reasons"] else ""))
+    except MonitorError as exc:
+        say(f"monitor failed, the refresh stands: {exc}")
+    timings["monitor_s"] = time.perf_counter() - t0
     return Outcome(ExitCode.OK, "refreshed", f"champion version {champion.version} scored on data to {fp['end']}; "
                                              f"serving {name}", champion.run_id, champion.version, name,
                    timings=timings)

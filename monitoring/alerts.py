@@ -1,0 +1,42 @@
+"""The alert rule: when the live model needs a person's attention, and why.
+
+An alert is raised when any of these holds (each a reason):
+
+- the realised RankIC of each of the last ``months`` matured served dates is below
+  ``rank_ic_floor``;
+- a feature's PSI exceeds ``psi_limit`` (the three worst are named);
+- the micro-cap segment is ``crowded`` on the latest served date.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from pydantic import Field
+
+from training.config import Section
+
+
+class MonitorRule(Section):
+    """``[monitor]``: the live model's alert thresholds and the top-N it is judged on."""
+
+    rank_ic_floor: float = Field(0.0, ge=-1, le=1, description="alert when the realised RankIC stays below this")
+    months: int = Field(3, ge=1, description="... for this many consecutive matured served dates")
+    psi_limit: float = Field(0.25, gt=0, description="alert when a feature's PSI against training exceeds this")
+    top_n: int = Field(50, ge=1, description="the top-N whose realised excess return is reported")
+
+
+def alert(realised: pd.DataFrame, drift: pd.DataFrame, regime: str | None, rule: MonitorRule) -> tuple[str, list[str]]:
+    """``("alert", reasons)`` or ``("ok", [])`` (see the module docstring)."""
+    reasons = []
+    recent = realised.sort_values("date").tail(rule.months)
+    if len(recent) == rule.months and (recent["rank_ic"] < rule.rank_ic_floor).all():
+        figures = ", ".join(f"{d:%Y-%m-%d} {v:+.3f}" for d, v in zip(recent["date"], recent["rank_ic"], strict=True))
+        reasons.append(f"realised RankIC below {rule.rank_ic_floor:+.2f} on each of the last {rule.months} served "
+                       f"dates ({figures})")
+    worst = drift[drift["psi"] > rule.psi_limit].head(3)
+    if len(worst):
+        named = ", ".join(f"{f} {v:.2f}" for f, v in zip(worst["feature"], worst["psi"], strict=True))
+        reasons.append(f"feature drift above PSI {rule.psi_limit}: {named}")
+    if regime == "crowded":
+        reasons.append("the micro-cap segment is crowded on the latest served date")
+    return ("alert" if reasons else "ok"), reasons

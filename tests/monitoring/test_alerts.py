@@ -1,0 +1,31 @@
+"""The alert rule: a run of weak realised months, drift over the limit, a crowded segment."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from monitoring.alerts import MonitorRule, alert
+
+RULE = MonitorRule(rank_ic_floor=0.0, months=3, psi_limit=0.25)
+CALM = pd.DataFrame({"feature": ["a", "b"], "psi": [0.05, 0.01]})
+
+
+def realised(*ics: float) -> pd.DataFrame:
+    return pd.DataFrame({"date": pd.date_range("2024-01-31", periods=len(ics), freq="ME"), "rank_ic": ics})
+
+
+def test_a_calm_model_raises_nothing() -> None:
+    assert alert(realised(0.05, -0.02, 0.03), CALM, "normal", RULE) == ("ok", [])
+
+
+def test_three_weak_months_in_a_row_raise_an_alert_naming_them() -> None:
+    state, reasons = alert(realised(0.08, -0.01, -0.04, -0.02), CALM, "normal", RULE)
+    assert state == "alert" and "last 3 served dates" in reasons[0] and "2024-04-30 -0.020" in reasons[0]
+    assert alert(realised(-0.01, -0.04), CALM, "normal", RULE)[0] == "ok"  # too few months to judge
+
+
+def test_drift_and_crowding_are_reasons_too() -> None:
+    drifted = pd.DataFrame({"feature": ["x", "y", "z", "w"], "psi": [0.9, 0.5, 0.3, 0.1]})
+    state, reasons = alert(realised(), drifted, "crowded", RULE)
+    assert state == "alert" and reasons == ["feature drift above PSI 0.25: x 0.90, y 0.50, z 0.30",
+                                            "the micro-cap segment is crowded on the latest served date"]

@@ -1,0 +1,72 @@
+"""The monitoring job on a served champion: realised figures once horizons pass, drift, the
+alert state, the report the service serves, and MLflow series stamped with the served dates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from spotlight.config import load_config
+from spotlight.exit_code import ExitCode
+from spotlight.jobs.monitor import LEDGER, MonitorError, monitor
+from spotlight.jobs.refresh import refresh
+from spotlight.jobs.retrain import retrain
+from tests.helpers import RETRAIN_CONFIG
+
+
+@pytest.fixture()
+def served(markets, tmp_path: Path):
+    earlier, full = markets
+    config = tmp_path / "small.toml"
+    config.write_text(RETRAIN_CONFIG + "[monitor]\ntop_n = 10\n")
+    cfg, uri, root = load_config(config), f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "bundles"
+    assert retrain(earlier, root, cfg, uri).code == ExitCode.OK
+    assert refresh(full, root, cfg, uri).code == ExitCode.OK
+    return full, root, cfg, uri
+
+
+def test_the_report_the_ledger_and_the_mlflow_series(served) -> None:
+    full, root, cfg, uri = served
+    done = monitor(full, root, cfg, uri)
+    report = json.loads((root / "monitor.json").read_text())
+    assert report == json.loads(json.dumps(done.report)) and done.code in (ExitCode.OK, ExitCode.ALERT)
+    manifest = json.loads((root / report["bundle"] / "manifest.json").read_text())
+    train_end, data_end = manifest["train_window"]["end"], report["data_end"]
+    assert report["realised"], "no served date matured on a market a month past the training window"
+    for row in report["realised"]:
+        assert train_end < row["date"] and row["horizon_end"] <= data_end and -1 <= row["rank_ic"] <= 1
+    assert {f["feature"] for f in report["drift"]["features"]} == set(manifest["features"])
+    assert all(f["psi"] is None or f["psi"] >= 0 for f in report["drift"]["features"])
+    assert report["alert"]["state"] in ("ok", "alert") and report["rule"]["top_n"] == 10
+
+    history = MlflowClient(uri).get_metric_history(report["model"]["run_id"], "live/rank_ic")
+    stamped = sorted(pd.Timestamp(m.timestamp, unit="ms").strftime("%Y-%m-%d") for m in history)
+    assert stamped == sorted(r["date"] for r in report["realised"])  # one point per served date, at that date
+
+    again = monitor(full, root, cfg, uri)  # nothing new matured: nothing logged or added twice
+    assert again.new.empty and len(pd.read_csv(root / LEDGER)) == len(report["realised"])
+    assert len(MlflowClient(uri).get_metric_history(report["model"]["run_id"], "live/rank_ic")) == len(history)
+
+
+def test_the_service_serves_the_report_at_get_monitor(served, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from serving.schemas import MonitorReport
+    from serving.service import Spotlight
+
+    full, root, cfg, uri = served
+    monkeypatch.setenv("SPOTLIGHT_BUNDLE", str(root))
+    monkeypatch.setenv("SPOTLIGHT_RELOAD_SECONDS", "0")
+    svc = Spotlight()
+    assert svc.monitor().status_code == 404 and b"spotlight monitor" in svc.monitor().body
+    monitor(full, root, cfg, uri)
+    body = MonitorReport.model_validate_json(svc.monitor().body)
+    assert body.model["version"] == "1" and body.alert.state in ("ok", "alert")
+
+
+def test_nothing_served_or_bad_data_is_refused_by_name(markets, tmp_path: Path) -> None:
+    cfg = load_config()
+    with pytest.raises(MonitorError, match="no bundle is served"):
+        monitor(markets[1], tmp_path / "bundles", cfg, f"sqlite:///{tmp_path / 'db'}")
