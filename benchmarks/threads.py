@@ -4,16 +4,17 @@ Workload: every ``--every``-th walk-forward fold of the demo's model (default co
 400-stock universe, 120 month-ends, early stopping on the validation RankIC) on a simulated
 1,000-stock 10-year market, fitted with the project's own ``training.train._fit_gbm``. The
 panel is built once; each measurement then runs in a fresh process, because libgomp reads
-``OMP_WAIT_POLICY`` when it loads. Settings (``--settings``): ``lightgbm.num_threads`` in
-{1, 2} x the wait policy in {libgomp's default (spin 300k times, then sleep), PASSIVE (sleep
-at once)}; ``2:spin1000`` would set ``GOMP_SPINCOUNT=1000`` (spin that often, then sleep).
-Conditions: quiet, then under contention (``--burners`` processes spinning on the CPU, started
-and stopped here). Each setting is measured ``--repeats`` times, settings interleaved, and the
-median fit time is printed with ratios: slowdown = contended / quiet of the same setting,
-and each setting / the best setting of that condition.
+its settings when it loads. Settings (``--settings``, ``THREADS:POLICY``): one thread (what
+``num_threads = 0`` gives on 2 cores); two threads with libgomp's default wait (spin 300,000
+times, then sleep: the old default), ``PASSIVE`` (sleep at once) and ``spin1000``
+(``GOMP_SPINCOUNT=1000``, what every ``spotlight`` command sets). Conditions: quiet, then
+under contention (``--burners`` processes spinning on the CPU, started and stopped here).
+Each setting is measured ``--repeats`` times, settings interleaved, and the median fit time
+is printed with ratios: slowdown = contended / quiet of the same setting, and each setting /
+the best setting of that condition. About 5-7 minutes on 2 cores.
 
     .venv/bin/python benchmarks/threads.py [--repeats 3] [--every 24] [--burners 2] \
-        [--settings 1:default,1:PASSIVE,2:default,2:PASSIVE]
+        [--settings 1:default,2:default,2:PASSIVE,2:spin1000]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
-SETTINGS = "1:default,1:PASSIVE,2:default,2:PASSIVE"
+SETTINGS = "1:default,2:default,2:PASSIVE,2:spin1000"
 BURN = "while True:\n    pass\n"
 
 
