@@ -7,12 +7,14 @@
    parity gate and published into ``bundles/``.
 3. Start the ranking service on ``bundles/`` and print the top 20 of ``POST /rank`` with their
    drivers and liquidity.
-4. Retrain with the month that was held back, print the gate's decision, and, when promoted,
+4. The daily refresh on ten more sessions: the same model version scored on the new days and
+   swapped in, then the live monitor (``GET /monitor``: realised figures, drift, the alert).
+5. Retrain with the month that was held back, print the gate's decision, and, when promoted,
    show the running service swapping in the new bundle (``GET /model``) without a restart.
-5. Stop the service; backtest the champion's out-of-sample predictions after costs, trading
+6. Stop the service; backtest the champion's out-of-sample predictions after costs, trading
    limits and the participation cap, with the capacity curve and the crowding panel, into
    ``backtest_report.html`` (also logged to MLflow, nested under the training run).
-6. Print where to look: the MLflow UI, the service docs, the report.
+7. Print where to look: the MLflow UI, the service docs, the report.
 """
 
 from __future__ import annotations
@@ -50,12 +52,12 @@ def _call(url: str, body: dict | None = None) -> dict:
         return json.loads(r.read())
 
 
-def _market(out: Path, stocks: int, years: int, seed: int, say: Say) -> tuple[Path, Path]:
+def _market(out: Path, stocks: int, years: int, seed: int, say: Say) -> tuple[Path, Path, Path]:
     from market.load import load_market
     from market.simulate import SimulationConfig, simulate_market, write_market
     from market.write import write_market_tables
 
-    full, earlier = out / "market-full", out / "market"
+    full, earlier, mid = out / "market-full", out / "market", out / "market-mid"
     wanted = {"n_stocks": stocks, "years": years, "seed": seed}
     meta = full / "simulation.json"
     known = json.loads(meta.read_text()).get("config", {}) if meta.is_file() else {}
@@ -67,9 +69,12 @@ def _market(out: Path, stocks: int, years: int, seed: int, say: Say) -> tuple[Pa
     month = cal.to_period("M")
     held_back = cal[month < month[-1]][-1]
     write_market_tables(market.until(held_back), earlier)
+    some_days = cal[min(cal.get_loc(held_back) + 10, len(cal) - 1)]
+    write_market_tables(market.until(some_days), mid)
     say(f"market today: {market.summary()}")
     say(f"market a month ago (held back after {held_back:%Y-%m-%d}): {earlier}")
-    return earlier, full
+    say(f"market ten sessions later ({some_days:%Y-%m-%d}), for the daily refresh: {mid}")
+    return earlier, mid, full
 
 
 def _retrain(data: Path, root: Path, cfg, say: Say):
@@ -87,6 +92,33 @@ def _retrain(data: Path, root: Path, cfg, say: Say):
         say(f"  {key}: {value:+.4f}")
     say(f"decision: {outcome.decision} -- {outcome.message}")
     return outcome
+
+
+def _refresh(data: Path, root: Path, cfg, url: str, say: Say) -> bool:
+    """Step 4: ``spotlight refresh`` on ten more sessions, the running service swapping the new
+    bundle in, and what ``GET /monitor`` then says; False if the refresh failed."""
+    from spotlight.jobs.refresh import refresh
+    from tracking.store import tracking_uri
+
+    before = _call(f"{url}/model")
+    done = refresh(data, root, cfg, tracking_uri(), say=lambda step: say(f"  refresh: {step}"))
+    say(f"refresh: {done.decision} -- {done.message}")
+    if done.code != ExitCode.OK:
+        return done.code == ExitCode.KEPT
+    deadline = time.monotonic() + 60
+    while _call(f"{url}/model")["bundle_id"] == before["bundle_id"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    model = _call(f"{url}/model")
+    say(f"the running service serves version {model['model']['version']} (unchanged) on dates to "
+        f"{model['dates'][-1]} (was {before['dates'][-1]}), bundle {model['bundle_id']}")
+    report = _call(f"{url}/monitor")
+    realised = report["realised"]
+    say(f"GET /monitor: {len(realised)} served date(s) past their 21-day horizon"
+        + (f", latest {realised[-1]['date']}: realised RankIC {realised[-1]['rank_ic']:+.3f}" if realised else "")
+        + "; most drifted: " + ", ".join(f"{f['label']} (PSI {f['psi']})" for f in report["drift"]["features"][:3]))
+    say(f"alert: {report['alert']['state']}" + (f" -- {'; '.join(report['alert']['reasons'])}"
+                                                 if report["alert"]["reasons"] else ""))
+    return True
 
 
 def _print_top(body: dict, say: Say) -> None:
@@ -140,7 +172,7 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
     cfg = load_config()
     root = out / "bundles"
     say("== 1. the built-in market")
-    earlier, full = _market(out, stocks, years, seed, say)
+    earlier, mid, full = _market(out, stocks, years, seed, say)
 
     say("== 2. walk-forward training in MLflow, ONNX export, publish (data to a month ago)")
     first = _retrain(earlier, root, cfg, say)
@@ -174,7 +206,11 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
         say(f"serving {url}; POST /rank top_n 20:")
         _print_top(_call(f"{url}/rank", {"top_n": 20}), say)
 
-        say("== 4. retrain with the month held back, the promotion gate, hot reload")
+        say("== 4. the daily refresh: the same model on ten more sessions, swapped in; the live monitor")
+        if not _refresh(mid, root, cfg, url, say):
+            return ExitCode.FAILED
+
+        say("== 5. retrain with the month held back, the promotion gate, hot reload")
         second = _retrain(full, root, cfg, say)
         if second.code == ExitCode.OK:
             deadline = time.monotonic() + 60
@@ -196,12 +232,12 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
         except subprocess.TimeoutExpired:
             service.kill()
 
-    say("== 5. backtest the champion's out-of-sample predictions: costs, limits, capacity, crowding")
+    say("== 6. backtest the champion's out-of-sample predictions: costs, limits, capacity, crowding")
     report = _backtest(full, out, cfg, say)
     if report is None:
         return ExitCode.FAILED
 
-    say("== 6. where to look")
+    say("== 7. where to look")
     say("MLflow UI:     make mlflow-ui, then open http://127.0.0.1:5000 (experiment 'spotlight', model "
         "'spotlight-microcap', aliases champion/candidate)")
     say(f"the service:   make serve (or spotlight serve --bundle {root}), then open http://127.0.0.1:3000 for the "

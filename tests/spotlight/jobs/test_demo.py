@@ -24,8 +24,9 @@ def test_the_demo_runs_end_to_end_and_stops_what_it_started(tmp_path: Path) -> N
                             text=True, timeout=600)
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
-    for step in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== 6."):
+    for step in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== 6.", "== 7."):
         assert step in out
+    assert "refresh: refreshed" in out and "GET /monitor: " in out and "\nalert: " in out
     assert "decision: promoted" in out  # the first candidate is always promoted
     assert out.count("rank symbol") >= 1 and "drivers" in out
     decisions = [line for line in out.splitlines() if line.startswith("decision:")]
