@@ -102,7 +102,8 @@ def _refresh(data: Path, root: Path, cfg, url: str, say: Say) -> bool:
 
     before = _call(f"{url}/model")
     done = refresh(data, root, cfg, tracking_uri(), say=lambda step: say(f"  refresh: {step}"))
-    say(f"refresh: {done.decision} -- {done.message}")
+    spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in done.timings.items())
+    say(f"refresh: {done.decision} -- {done.message} [{spent}]")
     if done.code != ExitCode.OK:
         return done.code == ExitCode.KEPT
     deadline = time.monotonic() + 60
