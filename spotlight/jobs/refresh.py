@@ -32,14 +32,14 @@ from mlflow.tracking import MlflowClient
 from spotlight.config import AppConfig
 from spotlight.exit_code import ExitCode
 from spotlight.jobs.retrain import (
+    JobLock,
     Outcome,
     RetrainError,
     Say,
-    _champion,
-    _export_and_publish,
-    _Lock,
-    _recover,
-    _served_manifest,
+    champion_of,
+    export_and_publish,
+    recover,
+    served_manifest,
 )
 
 
@@ -49,7 +49,7 @@ def refresh(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = 
     root = Path(root)
     timings: dict[str, float] = {}
     try:
-        with _Lock(root):
+        with JobLock(root):
             return _act(Path(data), root, cfg, uri, say, timings)
     except RetrainError as exc:
         decision = {ExitCode.LOCKED: "locked", ExitCode.PARITY_FAILED: "parity_failed"}.get(exc.code, "failed")
@@ -72,12 +72,12 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
 
     client = MlflowClient(configure(uri))
     model = cfg.registered_model
-    _recover(client, root, model, cfg.experiment, say)
-    champion = _champion(client, model)
+    recover(client, root, model, cfg.experiment, say)
+    champion = champion_of(client, model)
     if champion is None:
         raise RetrainError(f"model {model!r} has no champion to refresh; train one first: spotlight retrain "
                            f"--data {data} --serve-root {root}", ExitCode.USAGE)
-    served = _served_manifest(root) or {}
+    served = served_manifest(root) or {}
     snapshot, version = served.get("snapshot_data") or {}, (served.get("model") or {}).get("version")
     rule = (served.get("crowding") or {}).get("rule")
     if version == champion.version and snapshot.get("hash") == fp["hash"] and rule == cfg.crowding.as_dict():
@@ -90,7 +90,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
                        champion.run_id, champion.version, timings=timings)
     t0 = time.perf_counter()
     say(f"export champion version {champion.version} on data to {fp['end']}")
-    name = _export_and_publish(uri, model, champion.run_id, root, cfg, data)
+    name = export_and_publish(uri, model, champion.run_id, root, cfg, data)
     timings["export_publish_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     try:  # the live model's report follows the new days; its failure does not undo the refresh

@@ -180,12 +180,15 @@ def gate(candidate: float, champion: float | None, tolerance: float) -> tuple[bo
 # --- the facts ---------------------------------------------------------------------------------
 
 
-class _Lock:
+class JobLock:
+    """The serving root's job lock (``flock`` on ``.retrain.lock``, non-blocking): one retrain or
+    refresh at a time per root; held by another job, entering raises RetrainError (LOCKED)."""
+
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
 
-    def __enter__(self) -> _Lock:
+    def __enter__(self) -> JobLock:
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -221,7 +224,8 @@ def recent_rank_ic(client: MlflowClient, run_id: str, months: int) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def _served_manifest(root: Path) -> dict | None:
+def served_manifest(root: Path) -> dict | None:
+    """The manifest of the bundle the serving root serves, or None."""
     from release.publish import current
 
     name = current(root)
@@ -234,7 +238,7 @@ def _served_manifest(root: Path) -> dict | None:
 
 
 def _served(root: Path) -> Served | None:
-    manifest = _served_manifest(root)
+    manifest = served_manifest(root)
     if manifest is None:
         return None
     return Served(version=(manifest.get("model") or {}).get("version"),
@@ -242,7 +246,8 @@ def _served(root: Path) -> Served | None:
                   crowding_rule=(manifest.get("crowding") or {}).get("rule"))
 
 
-def _champion(client: MlflowClient, model: str) -> Champion | None:
+def champion_of(client: MlflowClient, model: str) -> Champion | None:
+    """What the registry says of ``model``'s champion, or None."""
     found = by_alias(client, model, CHAMPION)
     if found is None:
         return None
@@ -255,14 +260,14 @@ def _champion(client: MlflowClient, model: str) -> Champion | None:
 # --- acting ------------------------------------------------------------------------------------
 
 
-def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg: AppConfig, data: Path,
+def export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg: AppConfig, data: Path,
                         after_publish: Callable[[], None] = lambda: None) -> str:
     """Export the version ``run_id`` registered (parity gate) and publish it, then call
     ``after_publish`` (the alias move); returns the bundle's name.
 
     ``.pending.json`` (the bundle and version about to be served) is written before the swap of
     ``current`` and removed after ``after_publish``: if the process dies in between, the next
-    run finishes the alias move (:func:`_recover`)."""
+    run finishes the alias move (:func:`recover`)."""
     from release.export import ExportError, ParityError, export_bundle
     from release.publish import bundle_name, publish, write_json
 
@@ -285,7 +290,7 @@ def _export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg: AppC
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _recover(client: MlflowClient, root: Path, model: str, experiment: str, say: Say) -> None:
+def recover(client: MlflowClient, root: Path, model: str, experiment: str, say: Say) -> None:
     """Finish or undo what a job killed part-way left (we hold the lock, so none is running):
     a publish whose alias move did not happen (its run is then tagged promoted), bundle
     directories outside the history, staging directories, and runs of this job that a dead
@@ -334,7 +339,7 @@ def retrain(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = 
     root = Path(root)
     timings: dict[str, float] = {}
     try:
-        with _Lock(root):
+        with JobLock(root):
             return _act(Path(data), root, cfg, uri, say, timings)
     except RetrainError as exc:
         decision = {ExitCode.LOCKED: "locked", ExitCode.PARITY_FAILED: "parity_failed"}.get(exc.code, "failed")
@@ -361,8 +366,8 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     uri = configure(uri)
     client = MlflowClient(uri)
     model, settings = cfg.registered_model, cfg.train.hash()
-    _recover(client, root, model, cfg.experiment, say)
-    champion = _champion(client, model)
+    recover(client, root, model, cfg.experiment, say)
+    champion = champion_of(client, model)
     state = State(str(fp["hash"]), str(fp["end"]), settings, cfg.crowding.as_dict(), champion, _served(root),
                   _decided(client, cfg.experiment, str(fp["hash"]), settings))
     plan = decide(state)
@@ -371,7 +376,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
             if plan.repair == "publish" else
             f"repair: re-publishing champion version {champion.version} under this config's crowding rule")
         try:
-            _export_and_publish(uri, model, champion.run_id, root, cfg, data)
+            export_and_publish(uri, model, champion.run_id, root, cfg, data)
         except RetrainError as exc:  # e.g. the champion cannot be exported on today's market: train anyway
             say(f"repair failed, going on: {exc}")
     if plan.verdict != "train":
@@ -425,7 +430,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     say("export and publish")
     previous = champion.version if champion is not None else None
     try:
-        served = _export_and_publish(uri, model, run_id, root, cfg, data,
+        served = export_and_publish(uri, model, run_id, root, cfg, data,
                                      after_publish=lambda: make_champion(client, model, version, f"retrain gate: {why}"))
     except RetrainError as exc:
         tag("decision", "parity_failed" if exc.code == ExitCode.PARITY_FAILED else "failed")
@@ -452,7 +457,7 @@ def rollback(root: Path, cfg: AppConfig, uri: str) -> tuple[str, str, str]:
     from tracking.store import configure
 
     root = Path(root)
-    with _Lock(root):
+    with JobLock(root):
         try:
             now, previous = bundle_before(root)
         except PublishError as exc:
