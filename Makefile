@@ -68,6 +68,10 @@ bench-train: install
 bench-serving: install
 	$(BIN)/python benchmarks/serving.py
 
+# LightGBM threads x OpenMP wait policy, quiet and with 2 CPU burners (~5-7 min on 2 cores).
+bench-threads: install
+	$(BIN)/python benchmarks/threads.py
+
 bench-backtest: install
 	$(BIN)/python benchmarks/backtest.py
 
