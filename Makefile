@@ -7,7 +7,7 @@ DEMO   ?= demo
 
 PACKAGES := market features tracking training backtest release serving monitoring spotlight
 
-.PHONY: install lint test test-fast report-check demo bench bench-features bench-train bench-serving bench-backtest calibrate docs lock clean mlflow-ui serve
+.PHONY: install lint test test-fast report-check demo bench bench-features bench-train bench-serving bench-backtest bench-threads calibrate docs lock clean mlflow-ui serve
 
 install: $(STAMP)
 
