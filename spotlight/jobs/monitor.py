@@ -7,7 +7,8 @@ On the market as it is now, for the serving root's published bundles:
    once; they accumulate in ``<root>/monitor-realised.csv`` (date, model version, figures), so
    the record outlives pruned bundles. New figures are logged to the serving model version's
    MLflow run as ``live/rank_ic`` and ``live/top_n_excess``, stamped with the served date.
-2. **Drift** (:mod:`monitoring.drift`): the PSI of each of the champion's features on the
+2. **Drift** (:mod:`monitoring.drift`): the PSI of each of the champion's per-stock features
+   (segment gauges, one value per date, are read in the crowding regime instead) on the
    latest served date against its last 12 training month-ends (the reference is cached per
    run in ``<root>/monitor-reference-<run>.parquet``); ``live/psi_max`` is logged.
 3. **Alert** (:mod:`monitoring.alerts`, ``[monitor]`` in the config).
@@ -96,7 +97,9 @@ def _drift(market: Any, root: Path, manifest: dict[str, Any]) -> tuple[pd.DataFr
 
     registered()
     features, universe = list(manifest["features"]), UniverseConfig.from_spec(manifest["universe"])
-    chosen = [REGISTRY[n] for n in features if n in REGISTRY]
+    # segment gauges take one value per date (the same for every stock): their drift is the
+    # crowding regime's to read, not a cross-sectional PSI's
+    chosen = [REGISTRY[n] for n in features if n in REGISTRY and REGISTRY[n].family != "segment"]
     latest = pd.Timestamp(max(manifest["dates"]))
 
     def members(dates: list[pd.Timestamp]) -> pd.DataFrame:

@@ -96,9 +96,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     try:  # the live model's report follows the new days; its failure does not undo the refresh
         from spotlight.jobs.monitor import MonitorError, monitor
 
-        monitored = monitor(data, root, cfg, uri, say=lambda step: say(f"monitor: {step}"))
-        alert = monitored.report["alert"]
-        say(f"monitor: alert {alert['state']}" + (f" ({'; '.join(alert['reasons'])})" if alert["reasons"] else ""))
+        monitor(data, root, cfg, uri, say=lambda step: say(f"monitor: {step}"))
     except MonitorError as exc:
         say(f"monitor failed, the refresh stands: {exc}")
     timings["monitor_s"] = time.perf_counter() - t0
