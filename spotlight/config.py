@@ -39,6 +39,10 @@ class RetrainConfig(Section):
                                                      "than this")
     keep: int = Field(5, ge=2, description="published bundles kept in the serving root")
     serve_months: int = Field(12, ge=1, description="month-ends in each published bundle")
+    live_evidence: bool = Field(False, description="the gate also reads the champion's realised live RankIC "
+                                                   "(spotlight monitor): below [monitor].rank_ic_floor over its last "
+                                                   "[monitor].months served dates, the candidate replaces it even "
+                                                   "when it trails")
 
 
 class AppConfig(Section):

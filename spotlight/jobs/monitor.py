@@ -63,6 +63,14 @@ def _ledger(root: Path) -> pd.DataFrame:
     return pd.read_csv(path, parse_dates=["date", "horizon_end"], dtype={"model_version": str, "run_id": str})
 
 
+def live_rank_ic(root: Path, version: str, months: int) -> float | None:
+    """Mean realised RankIC of ``version`` over its last ``months`` matured served dates (from
+    the ledger), or None before any has matured."""
+    ledger = _ledger(Path(root))
+    mine = ledger[ledger["model_version"] == str(version)].sort_values("date").tail(months)["rank_ic"].dropna()
+    return float(mine.mean()) if len(mine) else None
+
+
 def _realised(market: Any, root: Path, names: list[str], ledger: pd.DataFrame, top_n: int) -> pd.DataFrame:
     """Newly matured served dates of every bundle ``names`` (step 1)."""
     from features.universe import UniverseConfig

@@ -22,6 +22,9 @@ after it) and are tested without MLflow; :func:`retrain` gathers the facts and a
 6. **Gate** (:func:`gate`): the candidate's mean out-of-sample RankIC over its last
    ``retrain.months`` test months against the champion's over its own last ``retrain.months``;
    promote if there is no champion yet or the candidate trails by at most ``retrain.tolerance``.
+   With ``retrain.live_evidence``, the champion's realised live RankIC (``spotlight monitor``)
+   is read too: below ``monitor.rank_ic_floor`` over its last ``monitor.months`` served dates,
+   the candidate replaces it even when it trails (:func:`live_gate`); the reason says so.
 7. **Export** the candidate (the ONNX parity gate runs here; a failure exits 3 and keeps the
    champion), **publish** the bundle atomically into the serving root (:mod:`release.publish`,
    keeping the newest ``retrain.keep``), then move ``champion`` to it. A journal
@@ -175,6 +178,18 @@ def gate(candidate: float, champion: float | None, tolerance: float) -> tuple[bo
                       f"tolerance {tolerance}")
     return False, (f"candidate {candidate:+.4f} trails champion {champion:+.4f} by {-gap:.4f}, more than the "
                    f"tolerance {tolerance}")
+
+
+def live_gate(promote: bool, why: str, live: float | None, floor: float, months: int) -> tuple[bool, str]:
+    """The gate's verdict with the champion's realised live RankIC (``retrain.live_evidence``):
+    a champion below ``floor`` live is replaced even by a trailing candidate; the reason always
+    says what the live evidence was."""
+    if live is None:
+        return promote, f"{why}; no realised live figures for the champion yet"
+    said = f"{why}; champion's realised RankIC over its last {months} served dates {live:+.4f}"
+    if not promote and live < floor:
+        return True, f"{said}, below the floor {floor:+.2f}: promoted on the live evidence"
+    return promote, said
 
 
 # --- the facts ---------------------------------------------------------------------------------
@@ -418,6 +433,13 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     promote, why = gate(cand, champ, cfg.retrain.tolerance)
     why = (f"{why}; mean RankIC of the last {months} test months, champion version {champion.version}"
            if champion is not None else f"no champion yet; candidate {cand:+.4f} over the last {months} test months")
+    if champion is not None and cfg.retrain.live_evidence:
+        from spotlight.jobs.monitor import live_rank_ic
+
+        live = live_rank_ic(root, champion.version, cfg.monitor.months)
+        if live is not None:
+            figures["retrain/champion_live_rank_ic"] = live
+        promote, why = live_gate(promote, why, live, cfg.monitor.rank_ic_floor, cfg.monitor.months)
     for key, value in figures.items():
         client.log_metric(run_id, key, value)
     tag("gate", why)

@@ -74,3 +74,14 @@ def test_nothing_served_or_bad_data_is_refused_by_name(markets, tmp_path: Path) 
     cfg = load_config()
     with pytest.raises(MonitorError, match="no bundle is served"):
         monitor(markets[1], tmp_path / "bundles", cfg, f"sqlite:///{tmp_path / 'db'}")
+
+
+def test_the_retrain_gate_reads_the_live_evidence_when_asked(served) -> None:
+    full, root, cfg, uri = served
+    ledger = pd.read_csv(root / LEDGER, dtype={"model_version": str})
+    expected = ledger[ledger["model_version"] == "1"].sort_values("date").tail(cfg.monitor.months)["rank_ic"].mean()
+    lenient = cfg.model_copy(update={"retrain": cfg.retrain.model_copy(update={"live_evidence": True})})
+    done = retrain(full, root, lenient, uri)  # one more month: trains, and the gate reads the champion's live record
+    assert done.code in (ExitCode.OK, ExitCode.KEPT), done.message
+    assert done.figures["retrain/champion_live_rank_ic"] == pytest.approx(expected)
+    assert f"champion's realised RankIC over its last {cfg.monitor.months} served dates {expected:+.4f}" in done.message

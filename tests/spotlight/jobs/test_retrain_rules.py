@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spotlight.jobs.retrain import Champion, Served, State, decide, gate
+from spotlight.jobs.retrain import Champion, Served, State, decide, gate, live_gate
 
 RULE = {"window": 252, "min_periods": 120, "high": 0.9, "elevated": 0.8, "rich": 0.5}
 CHAMP = Champion(version="3", run_id="r3", data_hash="h1", data_end="2024-11-29", config_hash="c1")
@@ -78,3 +78,14 @@ def test_the_gate_says_what_happened() -> None:
                                           "tolerance 0.01")
     assert gate(0.035, 0.05, 0.01)[1] == ("candidate +0.0350 trails champion +0.0500 by 0.0150, more than the "
                                           "tolerance 0.01")
+
+
+def test_the_live_evidence_replaces_a_champion_failing_live_and_is_always_said() -> None:
+    kept, why = gate(0.02, 0.05, 0.01)
+    assert not kept
+    promote, said = live_gate(kept, why, -0.03, 0.0, 3)
+    assert promote and "realised RankIC over its last 3 served dates -0.0300" in said and "live evidence" in said
+    promote, said = live_gate(kept, why, 0.04, 0.0, 3)  # a champion that holds up live stays
+    assert not promote and "+0.0400" in said and "live evidence" not in said
+    assert live_gate(kept, why, None, 0.0, 3) == (False, f"{why}; no realised live figures for the champion yet")
+    assert live_gate(True, "beats", -0.5, 0.0, 3)[0]  # a promotion stands whatever the live figure
