@@ -18,9 +18,12 @@ from spotlight.jobs.retrain import retrain
 from tests.helpers import RETRAIN_CONFIG
 
 
-@pytest.fixture()
-def served(markets, tmp_path: Path):
+@pytest.fixture(scope="module")
+def served(markets, tmp_path_factory: pytest.TempPathFactory):
+    """A champion trained a month ago and refreshed on today's market (which runs the monitor
+    once); shared by this module's tests, in order: the last one retrains."""
     earlier, full = markets
+    tmp_path = tmp_path_factory.mktemp("monitor")
     config = tmp_path / "small.toml"
     config.write_text(RETRAIN_CONFIG + "[monitor]\ntop_n = 10\n")
     cfg, uri, root = load_config(config), f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}", tmp_path / "bundles"
@@ -55,7 +58,7 @@ def test_the_report_the_ledger_and_the_mlflow_series(served) -> None:
     assert len(MlflowClient(uri).get_metric_history(report["model"]["run_id"], "live/rank_ic")) == len(history)
 
 
-def test_the_service_serves_the_report_at_get_monitor(served, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_service_serves_the_report_at_get_monitor(served, monkeypatch: pytest.MonkeyPatch) -> None:
     from serving.schemas import MonitorReport
     from serving.service import Spotlight
 
