@@ -13,6 +13,7 @@ from spotlight.exit_code import CommandError, ExitCode
 
 if TYPE_CHECKING:
     from release.export import ExportError
+    from spotlight.jobs.retrain import Outcome
 
 commands = typer.Typer()
 
@@ -130,6 +131,14 @@ def serve(
     os.execvpe(sys.executable, args, env)
 
 
+def _finish(outcome: Outcome) -> None:
+    """Print a serving-root job's decision, message and step times; exit with its code."""
+    spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in outcome.timings.items())
+    typer.echo(f"{outcome.decision}: {outcome.message}" + (f" [{spent}]" if spent else ""))
+    if outcome.code != ExitCode.OK:
+        raise typer.Exit(int(outcome.code))
+
+
 @commands.command(epilog="Example: spotlight retrain --data demo/market --serve-root bundles")
 def retrain(
     data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
@@ -159,10 +168,7 @@ def retrain(
         Console(width=140).print(models_table(outcome.summaries, f"out of sample, {cfg.train.label_column} (monthly figures)"))
     for key, value in outcome.figures.items():
         typer.echo(f"{key}: {value:+.4f}")
-    spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in outcome.timings.items())
-    typer.echo(f"{outcome.decision}: {outcome.message}" + (f" [{spent}]" if spent else ""))
-    if outcome.code != ExitCode.OK:
-        raise typer.Exit(int(outcome.code))
+    _finish(outcome)
 
 
 @commands.command(epilog="Example: spotlight refresh --data /data/market --serve-root bundles")
@@ -185,11 +191,7 @@ def refresh(
     from tracking.store import tracking_uri
 
     cfg = load_config(config)
-    outcome = run_job(data, serve_root, cfg, tracking_uri(), say=lambda step: typer.echo(f"refresh: {step}", err=True))
-    spent = ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in outcome.timings.items())
-    typer.echo(f"{outcome.decision}: {outcome.message}" + (f" [{spent}]" if spent else ""))
-    if outcome.code != ExitCode.OK:
-        raise typer.Exit(int(outcome.code))
+    _finish(run_job(data, serve_root, cfg, tracking_uri(), say=lambda step: typer.echo(f"refresh: {step}", err=True)))
 
 
 @commands.command(epilog="Example: spotlight monitor --data /data/market --serve-root bundles")

@@ -32,28 +32,22 @@ from mlflow.tracking import MlflowClient
 from spotlight.config import AppConfig
 from spotlight.exit_code import ExitCode
 from spotlight.jobs.retrain import (
-    JobLock,
     Outcome,
     RetrainError,
     Say,
     champion_of,
     export_and_publish,
     recover,
+    run_locked,
     served_manifest,
 )
 
 
 def refresh(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = None) -> Outcome:
     """Run the refresh (see the module docstring) and say what it did."""
-    say = say or (lambda message: None)
+    said: Say = say or (lambda message: None)
     root = Path(root)
-    timings: dict[str, float] = {}
-    try:
-        with JobLock(root):
-            return _act(Path(data), root, cfg, uri, say, timings)
-    except RetrainError as exc:
-        decision = {ExitCode.LOCKED: "locked", ExitCode.PARITY_FAILED: "parity_failed"}.get(exc.code, "failed")
-        return Outcome(exc.code, decision, str(exc), timings=timings)
+    return run_locked(root, lambda timings: _act(Path(data), root, cfg, uri, said, timings))
 
 
 def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: dict[str, float]) -> Outcome:

@@ -348,17 +348,23 @@ def recover(client: MlflowClient, root: Path, model: str, experiment: str, say: 
         client.delete_run(run_id)
 
 
-def retrain(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = None) -> Outcome:
-    """Run the job (see the module docstring) and say what it decided."""
-    say = say or (lambda message: None)
-    root = Path(root)
+def run_locked(root: Path, act: Callable[[dict[str, float]], Outcome]) -> Outcome:
+    """``act(timings)`` under the serving root's :class:`JobLock`; a :class:`RetrainError` (the
+    lock held, a parity failure, any failed step) becomes the outcome, with its exit code."""
     timings: dict[str, float] = {}
     try:
         with JobLock(root):
-            return _act(Path(data), root, cfg, uri, say, timings)
+            return act(timings)
     except RetrainError as exc:
         decision = {ExitCode.LOCKED: "locked", ExitCode.PARITY_FAILED: "parity_failed"}.get(exc.code, "failed")
         return Outcome(exc.code, decision, str(exc), timings=timings)
+
+
+def retrain(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = None) -> Outcome:
+    """Run the job (see the module docstring) and say what it decided."""
+    said: Say = say or (lambda message: None)
+    root = Path(root)
+    return run_locked(root, lambda timings: _act(Path(data), root, cfg, uri, said, timings))
 
 
 def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: dict[str, float]) -> Outcome:
