@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from spotlight.jobs.retrain import Outcome
 
 commands = typer.Typer()
+ServeRoot = Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")]
 
 
 def export_code(exc: ExportError) -> ExitCode:
@@ -143,8 +144,7 @@ def _finish(outcome: Outcome) -> None:
 def retrain(
     data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md.")],
     config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
-    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
-        "bundles"),
+    serve_root: ServeRoot = Path("bundles"),
 ) -> None:
     """Retrain on new data and promote the candidate only if it passes the gate.
 
@@ -175,8 +175,7 @@ def retrain(
 def refresh(
     data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md, with the new days.")],
     config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
-    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
-        "bundles"),
+    serve_root: ServeRoot = Path("bundles"),
 ) -> None:
     """Serve the champion's rankings on new days without training a new model.
 
@@ -198,8 +197,7 @@ def refresh(
 def monitor(
     data: Annotated[Path, typer.Option(help="Market directory following docs/data-contract.md, as of today.")],
     config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
-    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
-        "bundles"),
+    serve_root: ServeRoot = Path("bundles"),
 ) -> None:
     """How the live model is doing: realised RankIC and top-N excess return of each served date
     whose 21-day horizon has passed, feature drift (PSI) against the champion's training data,
@@ -230,8 +228,7 @@ def monitor(
 
 @commands.command(epilog="Example: spotlight rollback --serve-root bundles")
 def rollback(
-    serve_root: Annotated[Path, typer.Option(help="Serving root: published bundles and the 'current' link.")] = Path(
-        "bundles"),
+    serve_root: ServeRoot = Path("bundles"),
     config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
 ) -> None:
     """Move champion and the served bundle back to the previously published version."""

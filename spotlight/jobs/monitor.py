@@ -21,6 +21,7 @@ said and does not stop the report. Exit codes: 0 no alert, 5 alert, 1 bad data o
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from spotlight.config import AppConfig
 from spotlight.exit_code import CommandError, ExitCode
 
 LEDGER = "monitor-realised.csv"
-Say = Any
+Say = Callable[[str], None]
 
 
 class MonitorError(CommandError):
