@@ -40,6 +40,7 @@ from spotlight.jobs.retrain import (
     recover,
     run_locked,
     served_manifest,
+    validated,
 )
 
 
@@ -51,18 +52,11 @@ def refresh(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = 
 
 
 def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: dict[str, float]) -> Outcome:
-    from market import InvalidMarketError, MarketDataError, load_market
     from market.fingerprint import fingerprint
     from release.publish import current
     from tracking.store import configure
 
-    t0 = time.perf_counter()
-    say("validate")
-    try:
-        fp = fingerprint(load_market(data))
-    except (InvalidMarketError, MarketDataError) as exc:
-        raise RetrainError(f"{data}: {exc}") from None
-    timings["validate_s"] = time.perf_counter() - t0
+    fp = fingerprint(validated(data, say, timings))
 
     client = MlflowClient(configure(uri))
     model = cfg.registered_model

@@ -53,7 +53,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import psutil
@@ -64,6 +64,9 @@ from spotlight.config import AppConfig
 from spotlight.exit_code import CommandError, ExitCode
 from tracking import artifacts as names
 from tracking.registry import CANDIDATE, CHAMPION, by_alias, make_champion
+
+if TYPE_CHECKING:
+    from market.load import Market
 
 LOCK, PENDING = ".retrain.lock", ".pending.json"
 HOST = socket.gethostname()
@@ -348,6 +351,21 @@ def recover(client: MlflowClient, root: Path, model: str, experiment: str, say: 
         client.delete_run(run_id)
 
 
+def validated(data: Path, say: Say, timings: dict[str, float]) -> Market:
+    """The market at ``data``, checked against the contract (``validate_s`` timed); a breach is
+    a RetrainError naming it, before anything is written or logged."""
+    from market import InvalidMarketError, MarketDataError, load_market
+
+    t0 = time.perf_counter()
+    say("validate")
+    try:
+        market = load_market(data)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise RetrainError(f"{data}: {exc}") from None
+    timings["validate_s"] = time.perf_counter() - t0
+    return market
+
+
 def run_locked(root: Path, act: Callable[[dict[str, float]], Outcome]) -> Outcome:
     """``act(timings)`` under the serving root's :class:`JobLock`; a :class:`RetrainError` (the
     lock held, a parity failure, any failed step) becomes the outcome, with its exit code."""
@@ -368,21 +386,14 @@ def retrain(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = 
 
 
 def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: dict[str, float]) -> Outcome:
-    from market import InvalidMarketError, MarketDataError, load_market
     from market.fingerprint import fingerprint
     from release.publish import current
     from tracking.store import configure
     from training.mlflow_run import log_training, training_run
     from training.train import train
 
-    t0 = time.perf_counter()
-    say("validate")
-    try:
-        market = load_market(data)
-    except (InvalidMarketError, MarketDataError) as exc:
-        raise RetrainError(f"{data}: {exc}") from None
+    market = validated(data, say, timings)
     fp = fingerprint(market)
-    timings["validate_s"] = time.perf_counter() - t0
 
     uri = configure(uri)
     client = MlflowClient(uri)
