@@ -72,9 +72,9 @@ def client_error(exc: BaseException | None) -> tuple[int, str] | None:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
-        problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors(include_input=False)]
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        return 400, "; ".join(problems[:3])[:300] + more
+        from serving.edge import where
+
+        return 400, where([dict(e) for e in exc.errors(include_input=False)], limit=300)
     if isinstance(exc, BentoMLException) and 400 <= exc.error_code.value < 500:
         return exc.error_code.value, " ".join(str(exc).split())[:300]
     return None

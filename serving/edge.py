@@ -173,6 +173,14 @@ class JsonErrors:
         await self.app(scope, receive, json_errors)
 
 
+def where(detail: list[dict[str, Any]], shown: int = 3, limit: int | None = None) -> str:
+    """pydantic-style ``detail`` entries in one line: ``loc: msg`` for the first ``shown``
+    (``body`` for an empty loc), cut at ``limit`` characters, then how many more."""
+    parts = [f"{'.'.join(map(str, d.get('loc', []))) or 'body'}: {d.get('msg')}" for d in detail[:shown]]
+    more = f" (and {len(detail) - shown} more)" if len(detail) > shown else ""
+    return "; ".join(parts)[:limit] + more
+
+
 def _schema_error(body: bytes, path: str) -> bytes:
     """BentoML's 400 body in the service's words (see the module docstring); another body as given."""
     try:
@@ -182,9 +190,7 @@ def _schema_error(body: bytes, path: str) -> bytes:
             return body
     except (ValueError, KeyError, TypeError, AttributeError):
         return body
-    where = "; ".join(f"{'.'.join(map(str, d.get('loc', []))) or 'body'}: {d.get('msg')}" for d in detail[:3])
-    more = f" (and {len(detail) - 3} more)" if len(detail) > 3 else ""
-    return json.dumps({"error": f"the body does not match the {path} request schema: {where}{more}",
+    return json.dumps({"error": f"the body does not match the {path} request schema: {where(detail)}",
                        "detail": detail}).encode()
 
 
