@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo
 
-PACKAGES := market features tracking training backtest release serving monitoring spotlight
+PACKAGES := market orders features tracking training backtest release serving monitoring spotlight
 
 .PHONY: install lint test test-fast report-check demo bench bench-features bench-train bench-serving bench-backtest bench-threads calibrate docs lock clean mlflow-ui serve
 

@@ -1,24 +1,31 @@
 """A liquidity-aware daily backtest of monthly top-N portfolios (the engine; reports come later).
 
 Signals: ``predictions`` rows (date, symbol, score), one set per signal date (a month-end).
-On the first trading day after a signal date the portfolio is rebalanced towards the top
-``top_n`` names by score (equal- or score-weighted); orders trade from that day's **open**
-(T+1: a signal known at the close of day t never trades before t+1).
+A manager's day, simulated: orders are made **the evening before** with
+:func:`orders.session.plan` (the function ``POST /rebalance`` answers with), and trade at the
+next session's **open** (T+1: a signal known at the close of day t never trades before t+1).
 
-Each trading day, in this order:
+Each evening (of the signal date, then of every day until the next signal):
 
-1. **Sells, then buys**, at the day's adjusted open (``adj_open``: total-return prices, so
-   positions are held in adjusted shares and splits and dividends need no bookkeeping).
-   - A stock cannot be bought when it has no bar or zero volume (suspended) or opens at its
-     limit-up price; it cannot be sold when suspended or opening at its limit-down price.
-   - Each stock's trade that day is capped at ``participation`` x its median traded amount
-     over the previous 20 market days (:func:`features.liquidity.median_amount_before_open`:
-     known before the open; a missing day counts as 0 traded);
-     what is left carries over to the next days until the next rebalance replaces the orders.
-   - Buys are scaled down together when cash (after the day's sells and all costs) is short.
-2. **Costs** per trade: commission (both sides), stamp duty (sells), and market impact of
-   ``impact_bps`` x sqrt(participation of the trade in that 20-day median amount) (the
-   square-root law).
+1. On a signal date the target becomes the top ``top_n`` names by score (equal- or
+   score-weighted) at that evening's NAV and closes, in whole board lots (``board_lot`` real
+   shares; positions are held in total-return-adjusted shares, so splits and dividends need
+   no bookkeeping and a lot is ``board_lot / adj_factor`` of them).
+2. The next session's orders towards the target, from what that evening knows: the last
+   close, no buy for a stock suspended or limit-up-locked that day, no sell for one
+   suspended or limit-down-locked, each stock's trade capped at ``participation`` x its
+   median traded amount over the last 20 market days
+   (:func:`features.liquidity.median_amount_through_close`; a missing day counts as 0), and
+   buys scaled to the cash. What the cap leaves carries to the next evenings' orders.
+
+Each trading day:
+
+1. **Sells, then buys** of the evening's orders at the day's adjusted open: a stock that
+   has no bar or zero volume (suspended), or opens at its limit-up price (for a buy) or
+   limit-down price (for a sell), does not trade that day. Buys are scaled down together
+   (whole lots) when the open prices ask more cash than there is.
+2. **Costs** per trade, :class:`orders.costs.CostModel`: commission (both sides), stamp duty
+   (sells) and ``impact_bps`` x sqrt(trade / the 20-day median amount) (the square-root law).
 3. **Mark to market** at the close (``adj_close``; a suspended or missing stock keeps its
    last close). A held stock whose listing ends is turned into cash at
    ``delist_recovery`` x its last close on its last trading day.
@@ -35,8 +42,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from features.liquidity import median_amount_before_open
+from features.liquidity import median_amount_through_close
 from market.load import LIMIT_TOLERANCE, Market
+from orders import CostModel, plan, session, target_shares, top_weights
+from orders.targets import round_down
 
 PREDICTION_COLUMNS = ("date", "symbol", "score")
 
@@ -98,6 +107,8 @@ class BacktestConfig(BaseModel):
     stamp_duty: float = Field(0.0005, ge=0, description="sells only")
     impact_bps: float = Field(100.0, ge=0, description="market impact: impact_bps x sqrt(trade / 20-day "
                                                         "median amount)")
+    board_lot: int = Field(100, ge=0, description="shares per board lot: orders trade whole lots (100 for "
+                                                  "A-shares; 0 = any fraction)")
     delist_recovery: float = Field(1.0, ge=0, le=1, description="share of the last close recovered when a held "
                                                                  "stock delists")
     capacity: tuple[float, ...] = Field((1e7, 1e8, 1e9, 1e10), min_length=1,
@@ -111,6 +122,10 @@ class BacktestConfig(BaseModel):
         if any(not c > 0 for c in value):
             raise ValueError(f"capacity capitals must be > 0, got {list(value)}")
         return tuple(sorted(set(value)))
+
+    def cost_model(self) -> CostModel:
+        """The costs of a trade (shared with ``/rebalance``)."""
+        return CostModel(commission=self.commission, stamp_duty=self.stamp_duty, impact_bps=self.impact_bps)
 
     def with_overrides(self, **overrides: object) -> BacktestConfig:
         """A validated copy with every non-None override applied."""
@@ -150,15 +165,9 @@ def day_grids(market: Market, symbols: list[str], columns: dict[str, float]) -> 
 def _targets(predictions: pd.DataFrame, cfg: BacktestConfig) -> dict[pd.Timestamp, pd.Series]:
     out = {}
     for day, rows in predictions.groupby("date", sort=True):
-        top = rows.dropna(subset=["score"]).sort_values(["score", "symbol"], ascending=[False, True]).head(cfg.top_n)
-        if top.empty:
-            continue
-        if cfg.weighting == "equal":
-            w = np.full(len(top), 1.0 / len(top))
-        else:
-            s = top["score"].to_numpy() - top["score"].min()
-            w = s / s.sum() if s.sum() > 0 else np.full(len(top), 1.0 / len(top))
-        out[pd.Timestamp(day)] = pd.Series(w, index=top["symbol"].astype(str).to_numpy())
+        weights = top_weights(rows["symbol"].to_numpy(), rows["score"].to_numpy(), cfg.top_n, cfg.weighting)
+        if len(weights):
+            out[pd.Timestamp(day)] = weights
     return out
 
 
@@ -173,86 +182,88 @@ def run_backtest(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig 
     index = {s: i for i, s in enumerate(symbols)}
     cal = market.calendar
     grids = day_grids(market, symbols, {"adj_open": np.nan, "adj_close": np.nan, "volume": 0.0, "open": np.nan,
-                                      "limit_up": np.nan, "limit_down": np.nan, "amount": np.nan})
-    opens, closes, volume, raw_open = grids["adj_open"], grids["adj_close"], grids["volume"], grids["open"]
-    up, down = grids["limit_up"], grids["limit_down"]
-    median_amount = median_amount_before_open(grids["amount"])
-    last_close = pd.DataFrame(closes).ffill().to_numpy()
+                                        "limit_up": np.nan, "limit_down": np.nan, "amount": np.nan,
+                                        "low": np.nan, "high": np.nan, "adj_factor": np.nan})
+    opens, volume, raw_open = grids["adj_open"], grids["volume"], grids["open"]
+    up, down = np.nan_to_num(grids["limit_up"], nan=np.inf), np.nan_to_num(grids["limit_down"], nan=-np.inf)
+    median_amount = median_amount_through_close(grids["amount"])
+    last_close = pd.DataFrame(grids["adj_close"]).ffill().to_numpy()
+    lot = cfg.board_lot / pd.DataFrame(grids["adj_factor"]).ffill().fillna(1.0).to_numpy()
     sec = market.securities.assign(symbol=market.securities["symbol"].astype(str)).set_index("symbol")
     delist = sec["delist_date"].reindex(symbols).to_numpy(dtype="datetime64[ns]")
 
-    tradable = (volume > 0) & ~np.isnan(opens)
-    opens_up = np.nan_to_num(raw_open) >= np.nan_to_num(up, nan=np.inf) * (1 - LIMIT_TOLERANCE)
-    opens_down = np.nan_to_num(raw_open) <= np.nan_to_num(down, nan=-np.inf) * (1 + LIMIT_TOLERANCE)
-    can_buy, can_sell = tradable & ~opens_up, tradable & ~opens_down
+    traded = (volume > 0) & ~np.isnan(opens)
+    # the evening's view of the day: suspended, or the whole day at a limit (see market.load)
+    evening_up = np.nan_to_num(grids["low"], nan=-np.inf) >= up * (1 - LIMIT_TOLERANCE)
+    evening_down = np.nan_to_num(grids["high"], nan=np.inf) <= down * (1 + LIMIT_TOLERANCE)
+    # the open's: no trade, or an open at the limit against the order
+    open_buy = traded & ~(np.nan_to_num(raw_open) >= up * (1 - LIMIT_TOLERANCE))
+    open_sell = traded & ~(np.nan_to_num(raw_open) <= down * (1 + LIMIT_TOLERANCE))
+    costs = cfg.cost_model()
 
     n = len(symbols)
-    held, pending = np.zeros(n), np.zeros(n)
+    held, target = np.zeros(n), np.zeros(n)
     cash = cfg.capital
-    first_signal = min(targets)
-    start = int(np.searchsorted(cal, first_signal, side="right"))
-    signal_days = sorted(targets)
-    starts = {int(np.searchsorted(cal, d, side="right")): d for d in signal_days}
+    starts = {int(cal.searchsorted(d)): d for d in sorted(targets)}
+    first = min(starts)
     daily, trades, rebalances = [], [], []
     ordered = filled = 0.0
     current = None
-    for t in range(start, len(cal)):
+    orders = None
+    for t in range(first, len(cal)):
         day = cal[t]
-        price_open = np.where(np.isnan(opens[t]), last_close[t - 1] if t else np.nan, opens[t])
+        bought = sold = comm = stamp = impact = 0.0
+        if orders is not None:  # the evening's orders, at this day's open
+            price = opens[t]
+            sell = np.flatnonzero((orders.shares < 0) & open_sell[t])
+            values = -orders.shares[sell] * price[sell]
+            c, d, m = costs.costs("sell", values, median_amount[t - 1, sell])
+            for k, i in enumerate(sell):
+                held[i] += orders.shares[i]
+                trades.append((day, symbols[i], "sell", -orders.shares[i], price[i], values[k], c[k], d[k], m[k]))
+            cash += float(np.sum(values - c - d - m))
+            sold, comm, stamp, impact = float(values.sum()), float(c.sum()), float(d.sum()), float(m.sum())
+            buy = np.flatnonzero((orders.shares > 0) & open_buy[t])
+            qty = orders.shares[buy]
+            values = qty * price[buy]
+            need = float(np.sum(values * (1 + costs.commission + costs.impact_rate(values, median_amount[t - 1, buy]))))
+            if need > cash:
+                qty = round_down(qty * max(cash, 0.0) / need, lot[t - 1, buy])
+                values = qty * price[buy]
+            c, _, m = costs.costs("buy", values, median_amount[t - 1, buy])
+            for k, i in enumerate(buy):
+                if qty[k] > 0:
+                    held[i] += qty[k]
+                    trades.append((day, symbols[i], "buy", qty[k], price[i], values[k], c[k], 0.0, m[k]))
+            cash -= float(np.sum(values + c + m))
+            bought, comm, impact = float(values.sum()), comm + float(c.sum()), impact + float(m.sum())
+            filled += bought + sold
+
+            gone = (held > 0) & ~np.isnat(delist) & (delist <= day.to_datetime64())
+            for i in np.flatnonzero(gone):
+                value = held[i] * last_close[t, i] * cfg.delist_recovery
+                cash += value
+                trades.append((day, symbols[i], "delist", held[i], last_close[t, i] * cfg.delist_recovery, value, 0, 0,
+                               0))
+                held[i], target[i] = 0.0, 0.0
+            nav = cash + float(np.nansum(held * np.nan_to_num(last_close[t])))
+            daily.append((day, nav, cash, int((held > 0).sum()), bought, sold, comm, stamp, impact))
+        if t + 1 == len(cal):
+            break
+        # the evening: a new target on a signal date, then the next session's orders
         if t in starts:
             if current is not None:
                 rebalances.append((current[0], current[1], ordered, filled))
             weights = targets[starts[t]]
-            nav_open = cash + np.nansum(held * np.nan_to_num(price_open))
-            target = np.zeros(n)
-            where = np.array([index[s] for s in weights.index])
-            target[where] = weights.to_numpy() * nav_open / price_open[where]
-            target = np.nan_to_num(target)
-            pending = target - held
-            ordered, filled, current = float(np.nansum(np.abs(pending) * np.nan_to_num(price_open))), 0.0, (starts[t], day)
-        cap_shares = np.nan_to_num(cfg.participation * median_amount[t] / price_open)
-        bought = sold = comm = stamp = impact = 0.0
-
-        sell = np.flatnonzero((pending < 0) & can_sell[t] & (held > 0))
-        qty = np.minimum(np.minimum(-pending[sell], cap_shares[sell]), held[sell])
-        for i, q in zip(sell, qty, strict=False):
-            if q <= 0:
-                continue
-            value = q * price_open[i]
-            c, s_, m = value * cfg.commission, value * cfg.stamp_duty, value * _impact(value, median_amount[t, i], cfg)
-            held[i] -= q
-            pending[i] += q
-            cash += value - c - s_ - m
-            sold, comm, stamp, impact = sold + value, comm + c, stamp + s_, impact + m
-            trades.append((day, symbols[i], "sell", q, price_open[i], value, c, s_, m))
-        buy = np.flatnonzero((pending > 0) & can_buy[t])
-        qty = np.minimum(pending[buy], cap_shares[buy])
-        values = qty * price_open[buy]
-        rates = cfg.commission + np.array([_impact(v, median_amount[t, i], cfg) for v, i in zip(values, buy, strict=False)])
-        need = float(np.sum(values * (1 + rates))) if len(buy) else 0.0
-        if need > cash > 0:
-            qty, values = qty * cash / need, values * cash / need
-        elif cash <= 0:
-            qty, values = qty * 0, values * 0
-        for i, q, value in zip(buy, qty, values, strict=False):
-            if q <= 0:
-                continue
-            c, m = value * cfg.commission, value * _impact(value, median_amount[t, i], cfg)
-            held[i] += q
-            pending[i] -= q
-            cash -= value + c + m
-            bought, comm, impact = bought + value, comm + c, impact + m
-            trades.append((day, symbols[i], "buy", q, price_open[i], value, c, 0.0, m))
-        filled += bought + sold
-
-        gone = (held > 0) & ~np.isnat(delist) & (delist <= day.to_datetime64())
-        for i in np.flatnonzero(gone):
-            value = held[i] * last_close[t, i] * cfg.delist_recovery
-            cash += value
-            trades.append((day, symbols[i], "delist", held[i], last_close[t, i] * cfg.delist_recovery, value, 0, 0, 0))
-            held[i], pending[i] = 0.0, 0.0
-        nav = cash + float(np.nansum(held * np.nan_to_num(last_close[t])))
-        daily.append((day, nav, cash, int((held > 0).sum()), bought, sold, comm, stamp, impact))
+            nav = cash + float(np.nansum(held * np.nan_to_num(last_close[t])))
+            w = np.zeros(n)
+            w[[index[s] for s in weights.index]] = weights.to_numpy()
+            target = target_shares(w, nav, last_close[t], lot[t])
+            ordered = float(np.sum(np.abs(target - held) * np.nan_to_num(last_close[t])))
+            filled, current = 0.0, (starts[t], cal[t + 1])
+        state = session(last_close[t], ~traded[t], evening_up[t], evening_down[t], median_amount[t],
+                        cfg.participation, lot[t])
+        orders = plan(held, target, cash, state, costs)
     if current is not None:
         rebalances.append((current[0], current[1], ordered, filled))
     daily_frame = pd.DataFrame(daily, columns=["date", "nav", "cash", "positions", "bought", "sold", "commission",
@@ -262,10 +273,3 @@ def run_backtest(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig 
     reb = pd.DataFrame(rebalances, columns=["signal_date", "trade_start", "ordered", "filled"])
     reb["fill_ratio"] = (reb["filled"] / reb["ordered"]).where(reb["ordered"] > 0)
     return BacktestResult(daily_frame, trade_frame, reb)
-
-
-def _impact(value: float, median_amount: float, cfg: BacktestConfig) -> float:
-    """Impact as a fraction of the traded value: impact_bps x sqrt(value / 20-day median amount)."""
-    if not value > 0 or not median_amount > 0:
-        return 0.0
-    return cfg.impact_bps * 1e-4 * float(np.sqrt(value / median_amount))

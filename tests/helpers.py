@@ -175,7 +175,7 @@ def signal(day: int, symbol: str) -> pd.DataFrame:
     return pd.DataFrame({"date": [DAYS[day]] * 2, "symbol": [symbol, other], "score": [1.0, 0.0]})
 
 
-FREE = dict(commission=0.0, stamp_duty=0.0, impact_bps=0.0, participation=1.0, top_n=1)
+FREE = dict(commission=0.0, stamp_duty=0.0, impact_bps=0.0, participation=1.0, top_n=1, board_lot=0)
 
 
 # --- small simulated markets ---------------------------------------------------------------------

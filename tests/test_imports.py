@@ -1,7 +1,8 @@
 """Data flows one way, pinned: each package may import only the packages listed for it.
 
 market -> features -> training -> (backtest, release) -> serving is the direction of the data;
-``tracking`` (MLflow names and the registry) sits beside ``market`` at the bottom, and
+``tracking`` (MLflow names and the registry) and ``orders`` (the one order-generation function,
+shared by the backtest and the service) sit beside ``market`` at the bottom, and
 ``spotlight`` (config, CLI, jobs) is the only package that sees all of them. Every import
 statement counts, including those inside functions and under ``TYPE_CHECKING``.
 """
@@ -16,19 +17,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED: dict[str, set[str]] = {
     "market": set(),
+    "orders": set(),
     "features": {"market"},
     "tracking": set(),
     "training": {"market", "features", "tracking"},
-    "backtest": {"market", "features", "tracking"},
-    "release": {"market", "features", "tracking", "serving"},
-    "serving": set(),
-    "monitoring": {"market", "features", "tracking", "training", "serving"},
-    "spotlight": {"market", "features", "tracking", "training", "backtest", "release", "serving", "monitoring"},
+    "backtest": {"market", "features", "tracking", "orders"},
+    "release": {"market", "features", "tracking", "serving", "orders"},
+    "serving": {"orders"},
+    "monitoring": {"market", "features", "tracking", "training", "serving", "orders"},
+    "spotlight": {"market", "features", "tracking", "training", "backtest", "release", "serving", "monitoring",
+                  "orders"},
 }
 # third-party packages a package must never import (the card: features never import mlflow;
 # the service runs on its own small closure, see tests/serving/test_imports.py)
 FORBIDDEN: dict[str, set[str]] = {
     "market": {"mlflow", "lightgbm"},
+    "orders": {"mlflow", "lightgbm", "onnxruntime", "bentoml", "sklearn", "matplotlib", "scipy"},
     "features": {"mlflow", "lightgbm", "onnxruntime", "bentoml"},
     "serving": {"mlflow", "lightgbm", "sklearn", "onnxmltools", "matplotlib", "scipy"},
 }

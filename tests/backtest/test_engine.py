@@ -35,20 +35,36 @@ def test_selling_pays_stamp_duty_and_commission_to_the_cent(tmp_path: Path) -> N
         bought * 0.0005, 2)
 
 
+def test_orders_trade_whole_board_lots(tmp_path: Path) -> None:
+    """100,000 at 10 with commission: 10,000 shares ask 100,030, so 9,900 (99 lots) are bought."""
+    cfg = BacktestConfig(capital=100_000.0, **(FREE | {"commission": 0.0003, "board_lot": 100}))
+    buy = run_backtest(market(tmp_path), signal(24, "AAA"), cfg).trades.iloc[0]
+    assert buy["shares"] == 9_900.0 and buy["value"] == 99_000.0
+
+
+def test_a_stock_locked_limit_up_all_day_gets_no_buy_order_for_the_next_session(tmp_path: Path) -> None:
+    locked = {"open": 11.0, "high": 11.0, "low": 11.0, "close": 11.0}
+    m = market(tmp_path, {("AAA", 24): locked, ("AAA", 25): locked})
+    result = run_backtest(m, signal(24, "AAA"), BacktestConfig(capital=100_000.0, **FREE))
+    assert result.trades.iloc[0]["date"] == DAYS[27]  # day 26 opens at 10, but its order was made on day 25
+
+
 def test_a_stock_opening_limit_up_is_bought_the_next_day(tmp_path: Path) -> None:
     m = market(tmp_path, {("AAA", 25): {"open": 11.0, "high": 11.0, "close": 10.5}})
     result = run_backtest(m, signal(24, "AAA"), BacktestConfig(capital=100_000.0, **FREE))
     assert result.trades.iloc[0]["date"] == DAYS[26]
 
 
-def test_a_suspended_stock_is_sold_when_it_trades_again(tmp_path: Path) -> None:
+def test_a_suspended_stock_is_sold_the_session_after_an_evening_sees_it_trade(tmp_path: Path) -> None:
+    """Orders are made the evening before: suspended on days 31 and 32, the stock gets no
+    order on those evenings; day 33 trades, so its evening orders the sale for day 34."""
     m = market(tmp_path, {("AAA", 31): {"volume": 0.0, "amount": 0.0}, ("AAA", 32): {"volume": 0.0, "amount": 0.0}})
     result = run_backtest(m, pd.concat([signal(22, "AAA"), signal(30, "BBB")]),
                           BacktestConfig(capital=100_000.0, **FREE))
     sells = result.trades[result.trades["side"] == "sell"]
-    assert list(sells["date"]) == [DAYS[33]]
+    assert list(sells["date"]) == [DAYS[34]]
     buys_b = result.trades[(result.trades["side"] == "buy") & (result.trades["symbol"] == "BBB")]
-    assert buys_b.iloc[0]["date"] == DAYS[33]  # fully invested: the cash for BBB arrives with the sale
+    assert buys_b.iloc[0]["date"] == DAYS[34]  # fully invested: the cash for BBB arrives with the sale
 
 
 def test_a_stock_opening_limit_down_cannot_be_sold_that_day(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from features import History
-from features.liquidity import median_amount_20, median_amount_before_open
+from features.liquidity import median_amount_20, median_amount_through_close
 from tests.helpers import make_market
 
 
@@ -27,16 +27,16 @@ def test_it_uses_no_later_day() -> None:
     np.testing.assert_array_equal(median_amount_20(full).to_numpy()[:30], median_amount_20(cut).to_numpy())
 
 
-def test_before_the_open_the_median_covers_the_previous_20_market_days_with_gaps_as_zero() -> None:
+def test_at_the_close_the_median_covers_the_last_20_market_days_with_gaps_as_zero() -> None:
     amount = np.full((30, 2), np.nan)
     amount[3:, 0] = np.arange(27) * 10.0          # lists on day 3
     amount[:, 1] = 500.0
     amount[[10, 11], 1] = np.nan                   # suspended two days: nothing traded
-    out = median_amount_before_open(amount)
-    assert np.isnan(out[:23, 0]).all()            # 20 known days before the open of day 23
-    np.testing.assert_allclose(out[23:, 0], [np.median(amount[t - 20:t, 0]) for t in range(23, 30)])
-    assert np.isnan(out[:20, 1]).all() and out[20, 1] == 500.0 and out[22, 1] == 500.0
+    out = median_amount_through_close(amount)
+    assert np.isnan(out[:22, 0]).all()            # 20 known days at the close of day 22
+    np.testing.assert_allclose(out[22:, 0], [np.median(amount[t - 19:t + 1, 0]) for t in range(22, 30)])
+    assert np.isnan(out[:19, 1]).all() and out[19, 1] == 500.0 and out[21, 1] == 500.0
     gaps = amount[:, 1].copy()
     gaps[[10, 11]] = 0.0
-    np.testing.assert_allclose(out[20:, 1], [np.median(gaps[t - 20:t]) for t in range(20, 30)])
-    np.testing.assert_array_equal(median_amount_before_open(amount[:25])[:25], out[:25])  # no later day
+    np.testing.assert_allclose(out[19:, 1], [np.median(gaps[t - 19:t + 1]) for t in range(19, 30)])
+    np.testing.assert_array_equal(median_amount_through_close(amount[:25])[:25], out[:25])  # no later day
