@@ -1,5 +1,5 @@
 # The Spotlight ranking service: pinned serving dependencies only (serving/requirements.txt,
-# no MLflow, LightGBM or training code), the serving package and one exported bundle.
+# no MLflow, LightGBM or training code), the serving and orders packages and one exported bundle.
 #
 #   spotlight export --alias champion --out bundle
 #   docker build -t spotlight-serving .
@@ -25,6 +25,7 @@ WORKDIR /app
 COPY serving/requirements.txt /app/requirements.txt
 RUN pip install --no-cache-dir --requirement /app/requirements.txt \
     && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin spotlight
+COPY orders /app/orders
 COPY serving /app/serving
 COPY bundle /app/bundle
 

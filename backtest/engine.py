@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.liquidity import median_amount_through_close
 from market.load import LIMIT_TOLERANCE, Market
-from orders import CostModel, plan, session, target_shares, top_weights
+from orders import CostModel, TradingRules, plan, session, target_shares, top_weights
 from orders.targets import round_down
 
 PREDICTION_COLUMNS = ("date", "symbol", "score")
@@ -127,6 +127,10 @@ class BacktestConfig(BaseModel):
         """The costs of a trade (shared with ``/rebalance``)."""
         return CostModel(commission=self.commission, stamp_duty=self.stamp_duty, impact_bps=self.impact_bps)
 
+    def trading_rules(self) -> TradingRules:
+        """Lot, participation and costs, as a bundle records them for ``/rebalance``."""
+        return TradingRules(board_lot=self.board_lot, participation=self.participation, costs=self.cost_model())
+
     def with_overrides(self, **overrides: object) -> BacktestConfig:
         """A validated copy with every non-None override applied."""
         return BacktestConfig.model_validate(self.model_dump() | {k: v for k, v in overrides.items()
@@ -183,7 +187,7 @@ def run_backtest(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig 
     cal = market.calendar
     grids = day_grids(market, symbols, {"adj_open": np.nan, "adj_close": np.nan, "volume": 0.0, "open": np.nan,
                                         "limit_up": np.nan, "limit_down": np.nan, "amount": np.nan,
-                                        "low": np.nan, "high": np.nan, "adj_factor": np.nan})
+                                        "limit_up_locked": 0.0, "limit_down_locked": 0.0, "adj_factor": np.nan})
     opens, volume, raw_open = grids["adj_open"], grids["volume"], grids["open"]
     up, down = np.nan_to_num(grids["limit_up"], nan=np.inf), np.nan_to_num(grids["limit_down"], nan=-np.inf)
     median_amount = median_amount_through_close(grids["amount"])
@@ -194,8 +198,7 @@ def run_backtest(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig 
 
     traded = (volume > 0) & ~np.isnan(opens)
     # the evening's view of the day: suspended, or the whole day at a limit (see market.load)
-    evening_up = np.nan_to_num(grids["low"], nan=-np.inf) >= up * (1 - LIMIT_TOLERANCE)
-    evening_down = np.nan_to_num(grids["high"], nan=np.inf) <= down * (1 + LIMIT_TOLERANCE)
+    evening_up, evening_down = grids["limit_up_locked"] > 0, grids["limit_down_locked"] > 0
     # the open's: no trade, or an open at the limit against the order
     open_buy = traded & ~(np.nan_to_num(raw_open) >= up * (1 - LIMIT_TOLERANCE))
     open_sell = traded & ~(np.nan_to_num(raw_open) <= down * (1 + LIMIT_TOLERANCE))

@@ -35,5 +35,7 @@ def median_amount_through_close(amount: np.ndarray) -> np.ndarray:
     last = len(amount) - 1 - seen[::-1].argmax(axis=0)
     day = np.arange(len(amount))[:, None]
     traded = np.where(~seen & (day >= first) & (day <= last), 0.0, amount)
+    if len(amount) < WINDOW:
+        return np.full(amount.shape, np.nan)
     return bn.move_median(traded, window=WINDOW, min_count=WINDOW, axis=0)
 

@@ -11,8 +11,8 @@ every evening for the next session, and ``POST /rebalance`` / ``spotlight rebala
 Bottom of the import graph: numpy and pydantic only, so the service can import it.
 """
 
-from orders.costs import CostModel
+from orders.costs import CostModel, TradingRules
 from orders.session import Orders, Session, plan, session
 from orders.targets import target_shares, top_weights
 
-__all__ = ["CostModel", "Orders", "Session", "plan", "session", "target_shares", "top_weights"]
+__all__ = ["CostModel", "Orders", "Session", "TradingRules", "plan", "session", "target_shares", "top_weights"]

@@ -39,3 +39,15 @@ class CostModel(BaseModel):
         value = np.asarray(value, np.float64)
         stamp = value * self.stamp_duty if side == "sell" else np.zeros_like(value)
         return value * self.commission, stamp, value * self.impact_rate(value, median_amount)
+
+
+class TradingRules(BaseModel):
+    """How a book trades: shares per board lot, the default daily participation cap and the
+    costs (the backtest's ``[backtest]`` settings, recorded in each bundle for ``/rebalance``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    board_lot: int = Field(100, ge=0, description="shares per board lot (0 = any fraction)")
+    participation: float = Field(0.1, gt=0, le=1, description="default daily cap per stock, share of its "
+                                                                "20-day median traded amount")
+    costs: CostModel = CostModel()

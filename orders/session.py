@@ -108,17 +108,17 @@ def plan(held: np.ndarray, target: np.ndarray, cash: float, s: Session, costs: C
     blocked[(sell | buy) & s.suspended] = SUSPENDED
 
     sells = shares < 0
-    sell_value = -shares * price * sells
+    sell_value = np.where(sells, -shares * price, 0.0)
     c, d, m = costs.costs("sell", sell_value, s.median_amount)
     available = cash + float(np.sum(sell_value - c - d - m))
     buys = shares > 0
-    value = shares * price * buys
+    value = np.where(buys, shares * price, 0.0)
     need = float(np.sum(value * (1 + costs.commission + costs.impact_rate(value, s.median_amount))))
     if need > available:
         scale = max(available, 0.0) / need
         shares[buys] = round_down(shares[buys] * scale, s.lot[buys])
         blocked[buys & (shares == 0)] = CASH
-        value = shares * price * (shares > 0)
+        value = np.where(shares > 0, shares * price, 0.0)
     bc, _, bm = costs.costs("buy", value, s.median_amount)
     cash_after = available - float(np.sum(value + bc + bm))
 

@@ -11,9 +11,12 @@ A bundle is a directory the service loads without MLflow, LightGBM or any pickle
   member; the service re-scores at load and refuses a bundle that differs) and the three
   strongest drivers of each member's score: ``driver{k}_feature``, ``driver{k}_contribution``
   (LightGBM ``pred_contrib`` of the native model, largest |value| first) and
-  ``driver{k}_value`` (the feature's raw, untransformed value).
+  ``driver{k}_value`` (the feature's raw, untransformed value); and what the next session
+  allows each stock (:mod:`features.tradability`: ``close, suspended, limit_up_locked,
+  limit_down_locked, median_amount_market_20``), which ``/rebalance`` orders from.
 - ``manifest.json``: the model (name, version, aliases, run id), features in order with their
-  readable labels and look-backs, the market's currency, transform, universe, label, training window, the run's out-of-sample metrics,
+  readable labels and look-backs, the market's currency, the trading rules (board lot,
+  participation, costs), transform, universe, label, training window, the run's out-of-sample metrics,
   the training and the snapshot data fingerprints, served dates, the parity figures,
   library versions, and the SHA-256 of both files.
 
@@ -51,10 +54,12 @@ from features.liquidity import median_amount_20
 from features.model_input import model_input
 from features.panel import build_panel
 from features.registry import REGISTRY, registered
+from features.tradability import tradability
 from features.universe import UniverseConfig
 from market import InvalidMarketError, MarketDataError, load_market
 from market.atomic import atomic_path
 from market.fingerprint import fingerprint
+from orders import TradingRules
 from release.onnx_model import Parity, parity, to_onnx
 from serving.bundle import MANIFEST, MODEL, N_DRIVERS, SCHEMA_VERSION, SNAPSHOT, sha256
 from serving.scorer import OnnxScorer
@@ -183,14 +188,16 @@ def _check_out(out: Path) -> None:
 def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias: str | None = None,
                   run_id: str | None = None, data: str | Path | None = None, months: int = 12,
                   progress: Progress | None = None, crowding_rule: CrowdingRule = CrowdingRule(),
-                  published_as: str | None = None, currency: str = "CNY") -> Exported:
+                  published_as: str | None = None, currency: str = "CNY",
+                  trading: TradingRules = TradingRules()) -> Exported:
     """Export ``model_name`` at ``alias`` (or the version ``run_id`` registered) to ``out``;
     the manifest carries the crowding regime of each served date under ``crowding_rule``.
 
     ``published_as``: the alias the bundle is served under when the registry moves it only
     after publishing (the retrain job publishes a promoted version, then makes it champion);
     the manifest's ``aliases`` then include it, and ``exported_as`` names it. ``currency``: the
-    ISO code of the market's prices and amounts, which the service names."""
+    ISO code of the market's prices and amounts, which the service names. ``trading``: the
+    board lot, default participation and costs ``/rebalance`` orders with (the backtest's)."""
     if months < 1:
         raise ExportRequestError(f"--months must be >= 1, got {months}")
     out = Path(out)
@@ -265,6 +272,9 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
     crowd = _crowding(market, spec, served, crowding_rule)
     serve = panel["date"].isin(served).to_numpy()
     snap = _snapshot(panel[serve], X[serve], features, booster, onnx_scores[serve])
+    state = tradability(market, served)
+    snap = snap.merge(state.assign(symbol=state["symbol"].astype(str)), on=["date", "symbol"], how="left",
+                      validate="one_to_one")
     fp = fingerprint(market)
     tags = run.data.tags
     manifest = {
@@ -276,6 +286,7 @@ def export_bundle(out: str | Path, *, tracking_uri: str, model_name: str, alias:
         "features": features,
         "feature_labels": {n: REGISTRY[n].label for n in features},
         "currency": currency,
+        "trading": trading.model_dump(),
         "lookback": {n: int(spec["lookback"][n]) for n in features},
         "transform": spec["transform"],
         "universe": spec["universe"],

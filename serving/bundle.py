@@ -26,6 +26,7 @@ import onnxruntime
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from orders import TradingRules
 from serving.scorer import OnnxScorer
 
 MANIFEST, MODEL, SNAPSHOT = "manifest.json", "model.onnx", "snapshot.parquet"
@@ -35,6 +36,8 @@ SCHEMA_VERSION = 1
 SCORE_TOL = 1e-6
 N_DRIVERS = 3
 INFO = ("symbol", "board", "industry", "market_cap", "median_amount_20")
+# what the next session allows (features.tradability); absent from bundles exported before /rebalance
+TRADABILITY = ("close", "suspended", "limit_up_locked", "limit_down_locked", "median_amount_market_20")
 
 
 class BundleError(Exception):
@@ -87,6 +90,22 @@ class Manifest(BaseModel):
     crowding: CrowdingInfo | None = None  # absent from bundles exported before the crowding flag
     currency: str | None = None  # absent from bundles exported before it: "the market's currency"
     feature_labels: dict[str, str] = {}  # absent from older bundles: drivers are labelled by name
+    trading: TradingRules | None = None  # absent from bundles exported before /rebalance
+
+
+@dataclass(frozen=True)
+class Tradability:
+    """What the next session allows every listed stock of a date: members first (score order),
+    then the others (symbol order), as in :mod:`features.tradability`."""
+
+    symbol: np.ndarray
+    score: np.ndarray      # NaN outside the universe
+    reason: np.ndarray     # None for members, else the exclusion reason
+    close: np.ndarray
+    suspended: np.ndarray
+    limit_up_locked: np.ndarray
+    limit_down_locked: np.ndarray
+    median_amount: np.ndarray  # median_amount_market_20
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,7 @@ class Book:
     o_industry: np.ndarray
     o_cap: np.ndarray
     o_amount: np.ndarray
+    trading: Tradability | None = None  # None for a bundle exported before /rebalance
 
     @property
     def size(self) -> int:
@@ -146,7 +166,8 @@ def significant(value: float, digits: int = 4) -> float | None:
     return None if value != value else float(f"{value:.{digits}g}")
 
 
-def _book(day: pd.DataFrame, scores: np.ndarray, labels: dict[str, str]) -> Book:
+def make_book(day: pd.DataFrame, scores: np.ndarray, labels: dict[str, str]) -> Book:
+    """One served date's :class:`Book` from its snapshot rows and its members' scores (NaN elsewhere)."""
     members = day["in_universe"].to_numpy(bool)
     m, o = day[members], day[~members]
     m_scores = scores[members]
@@ -163,13 +184,24 @@ def _book(day: pd.DataFrame, scores: np.ndarray, labels: dict[str, str]) -> Book
                          "contribution": round(float(c[i]), 6), "value": significant(v[i])}
                         for f, c, v in columns if f[i] is not None])
     o = o.sort_values("symbol", kind="stable")
+    trading = None
+    if all(c in day.columns for c in TRADABILITY):
+        both = pd.concat([m, o])
+        trading = Tradability(
+            symbol=both["symbol"].to_numpy(str).astype(object),
+            score=np.concatenate([m_scores[order], np.full(len(o), np.nan)]),
+            reason=np.concatenate([np.full(len(m), None, dtype=object), _text(o["exclusion_reason"])]),
+            close=both["close"].to_numpy(np.float64), suspended=both["suspended"].to_numpy(bool),
+            limit_up_locked=both["limit_up_locked"].to_numpy(bool),
+            limit_down_locked=both["limit_down_locked"].to_numpy(bool),
+            median_amount=both["median_amount_market_20"].to_numpy(np.float64))
     return Book(
         date=day["date"].iloc[0].date(), m_symbol=m["symbol"].to_numpy(str).astype(object),
         m_score=m_scores[order], m_board=_text(m["board"]), m_industry=_text(m["industry"]), m_cap=cap,
         m_cap_order=cap_order, m_amount=m["median_amount_20"].to_numpy(np.float64), m_drivers=drivers,
         o_symbol=o["symbol"].to_numpy(str).astype(object), o_reason=_text(o["exclusion_reason"]),
         o_board=_text(o["board"]), o_industry=_text(o["industry"]), o_cap=o["market_cap"].to_numpy(np.float64),
-        o_amount=o["median_amount_20"].to_numpy(np.float64))
+        o_amount=o["median_amount_20"].to_numpy(np.float64), trading=trading)
 
 
 @dataclass(frozen=True)
@@ -251,7 +283,7 @@ class Bundle:
         snap_dates = pd.to_datetime(snap["date"]).dt.date
         books = {}
         for day, rows in snap.groupby(snap_dates.to_numpy(), sort=True):
-            books[day] = _book(rows, scores[rows.index.to_numpy()], manifest.feature_labels)
+            books[day] = make_book(rows, scores[rows.index.to_numpy()], manifest.feature_labels)
         if sorted(books) != sorted(manifest.dates):
             raise BundleError(f"{path / SNAPSHOT}: dates {sorted(books)[:3]}... differ from the manifest's dates")
         if manifest.crowding is not None and set(manifest.crowding.by_date) != set(manifest.dates):

@@ -38,7 +38,7 @@ from serving.settings import ServeSettings
 
 OPEN_PATHS = frozenset({"/livez", "/readyz", "/healthz"})
 PLAIN_ERRORS = {404: ("no such endpoint", "not_found"), 405: ("method not allowed", "method_not_allowed")}
-ENDPOINTS = "the API: POST /rank, POST /score, GET /model, GET /monitor (docs at /, the spec at /docs.json)"
+ENDPOINTS = "the API: POST /rank, POST /rebalance, POST /score, GET /model, GET /monitor (docs at /, the spec at /docs.json)"
 
 
 class BearerAuth:

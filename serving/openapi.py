@@ -33,16 +33,18 @@ SERVER_ERROR = "ServerError"
 STATUS = {
     400: "The body is not JSON or breaks the request schema; `detail[].loc` is the field path.",
     401: "No or a wrong bearer token (`Authorization: Bearer <token>`).",
-    404: "/rank: `as_of` is not a served date (the message lists them); /monitor: no report yet.",
+    404: "/rank, /rebalance: `as_of` is not a served date (the message lists them); /monitor: no report yet.",
     408: "The body stalled between two chunks for longer than SPOTLIGHT_BODY_TIMEOUT_SECONDS.",
+    409: "/rebalance on a bundle exported before orders could be made (no trading state): publish a fresh one.",
     413: "More /score rows than SPOTLIGHT_MAX_ROWS, or a body over SPOTLIGHT_MAX_BODY_BYTES.",
     415: "The body is not `application/json` (one ASCII Content-Type header, or none).",
     422: "A well-formed request this bundle cannot answer: `universe.smallest_n` beyond the model's universe, "
-         "an unknown, missing or out-of-range feature value.",
+         "an unknown, missing or out-of-range feature value, a /rebalance holding or target symbol not listed "
+         "on `as_of` or given twice.",
     431: "The request head (request line and headers) is over SPOTLIGHT_MAX_HEADER_BYTES.",
 }
 ERRORS = {"/rank": (400, 404, 408, 413, 415, 422, 431), "/score": (400, 408, 413, 415, 422, 431),
-          "/model": (431,), "/monitor": (404, 431)}
+          "/rebalance": (400, 404, 408, 409, 413, 415, 422, 431), "/model": (431,), "/monitor": (404, 431)}
 
 
 def _error_schemas() -> dict[str, Any]:
@@ -129,6 +131,19 @@ def _score_examples(bundle: Bundle) -> dict[str, Any]:
     return {"median": {"summary": "One stock at the middle of the universe on every feature", "value": {"rows": [row]}}}
 
 
+def _rebalance_examples(bundle: Bundle) -> dict[str, Any]:
+    latest = bundle.books[bundle.dates[-1]]
+    out: dict[str, Any] = {"cash": {"summary": "A new book of 100 m: the top 100, equal weights",
+                                    "value": {"capital": 1e8}}}
+    held = [{"symbol": str(s), "shares": 10_000} for s in latest.m_symbol[10:20]]
+    if len(latest.o_symbol):
+        held.append({"symbol": str(latest.o_symbol[0]), "shares": 5_000})
+    out["book"] = {"summary": "A book with holdings (one outside the universe), top 50 by score, 5% participation",
+                   "value": {"capital": 2e7, "holdings": held, "top_n": 50, "weighting": "score",
+                             "participation": 0.05}}
+    return out
+
+
 def document(spec: dict[str, Any], bundle: Bundle, *, token: bool = False) -> dict[str, Any]:
     """BentoML's ``spec`` rewritten to agree with the service (see the module docstring)."""
     doc = copy.deepcopy(spec)
@@ -151,7 +166,8 @@ def document(spec: dict[str, Any], bundle: Bundle, *, token: bool = False) -> di
     schemas.update(_error_schemas())
     if token:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-    examples = {"/rank": _rank_examples(bundle), "/score": _score_examples(bundle)}
+    examples = {"/rank": _rank_examples(bundle), "/score": _score_examples(bundle),
+                "/rebalance": _rebalance_examples(bundle)}
     for path, statuses in ERRORS.items():
         for operation in doc.get("paths", {}).get(path, {}).values():
             responses = {str(k): v for k, v in operation.get("responses", {}).items() if str(k).startswith("2")}
@@ -196,7 +212,8 @@ header p {{ margin: 4px 0; max-width: 960px; line-height: 1.5; }}
 <header>
 <h1>Spotlight</h1>
 <p>Ranks a market's micro-caps by how likely each is to be noticed, and re-rated, next month.
-Serving {what}. <code>POST /rank</code> for a ranking, <code>POST /score</code> to score feature rows,
+Serving {what}. <code>POST /rank</code> for a ranking, <code>POST /rebalance</code> for a target portfolio
+and the next session's orders, <code>POST /score</code> to score feature rows,
 <code>GET /model</code> for what is served; the OpenAPI document is at <a href="./docs.json">/docs.json</a>.</p>
 </header>
 <div id="swagger-ui"></div>

@@ -227,3 +227,114 @@ class MonitorReport(BaseModel):
     crowding: dict[str, Any] | None
     alert: Alert
     rule: dict[str, Any]
+
+
+Shares = Annotated[Int, Field(ge=0, le=10**12)]
+
+
+class Position(_Request):
+    """A number of shares of one stock."""
+
+    symbol: Name
+    shares: Shares = Field(description="Shares (real ones, not lots).")
+
+
+class RebalanceRequest(_Request):
+    """A book and how to rebalance it: the cash, the holdings, and either a new target from
+    the ranking of ``as_of`` (``top_n``, ``weighting``) or a ``target`` already under way."""
+
+    capital: Annotated[Float, Field(ge=0, le=1e15)] = Field(
+        description="The book's cash, besides its holdings, in the market's currency (GET /model: currency). "
+                    "The book's value is capital + the holdings at the last close.")
+    holdings: list[Position] = Field(default_factory=list, max_length=10_000,
+                                     description="What the book holds now; each symbol once.")
+    as_of: dt.date | None = Field(None, description="A served date (GET /model lists them): its ranking and its "
+                                                    "close; default: the latest. Orders are for the next session.")
+    top_n: Annotated[Int, Field(ge=1, le=10_000)] = Field(100, description="Names in the new target.")
+    weighting: Literal["equal", "score"] = Field("equal", description="equal: 1/N each; score: proportional to "
+                                                                      "the score above the lowest chosen one.")
+    participation: Annotated[Float, Field(ge=1e-6, le=1)] | None = Field(
+        None, description="Daily cap per stock, a share of its 20-market-day median traded amount; default: the "
+                          "bundle's (GET /model: trading.participation).")
+    target: list[Position] | None = Field(
+        None, max_length=10_000,
+        description="Continue a rebalance under way: these target positions (an earlier answer's `target`) "
+                    "instead of a new target from the ranking; then give neither top_n nor weighting.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RebalanceRequest:
+        if self.target is not None and self.model_fields_set & {"top_n", "weighting"}:
+            raise ValueError("give target, or top_n/weighting for a new one, not both")
+        return self
+
+
+class TargetLine(BaseModel):
+    """One position of the target portfolio."""
+
+    symbol: str
+    rank: int | None = Field(description="Rank by score among the universe on as_of (null outside it).")
+    weight: float = Field(description="Target value / the book's value (a fraction).")
+    shares: int | float = Field(description="Target shares: whole board lots (a fraction only with board_lot 0).")
+    price: float = Field(description="The last close on as_of.")
+    value: float = Field(description="shares x price, in the market's currency.")
+
+
+class OrderLine(BaseModel):
+    """One stock to trade: the next session's order and what is left after it."""
+
+    symbol: str
+    side: Literal["buy", "sell"]
+    reason: str = Field(description="new_position, add, trim, not_in_target, or, for a holding that left the "
+                                    "universe, its exclusion reason (st, delisting, illiquid, ...).")
+    shares: int | float = Field(description="The next session's order, whole board lots (a sale of a whole holding may "
+                                      "end in an odd lot); 0 when blocked.")
+    price: float = Field(description="The last close on as_of, at which value and costs are estimated.")
+    value: float
+    commission: float
+    stamp_duty: float
+    impact: float = Field(description="value x impact_bps x 1e-4 x sqrt(value / 20-day median amount).")
+    cost: float = Field(description="commission + stamp_duty + impact.")
+    wanted_shares: int | float = Field(description="|target - held|: the whole trade.")
+    remaining_shares: int | float = Field(description="What is left for later sessions after this one.")
+    sessions_to_complete: int | None = Field(description="Sessions, the next included, to finish at the cap; null "
+                                                         "while suspended or without liquidity.")
+    blocked: str | None = Field(description="Why the next session gets no order: suspended, limit_up_locked (no "
+                                            "buy), limit_down_locked (no sell), no_liquidity, cash; else null.")
+
+
+class BookValue(BaseModel):
+    """The book at the close of as_of."""
+
+    cash: float
+    holdings_value: float
+    value: float
+
+
+class OrderTotals(BaseModel):
+    """The next session's orders together."""
+
+    orders: int
+    bought: float
+    sold: float
+    commission: float
+    stamp_duty: float
+    impact: float
+    cost: float
+    cash_after: float = Field(description="The cash once the session's orders are done and paid.")
+
+
+class RebalanceResponse(BaseModel):
+    """The target portfolio and the next session's orders."""
+
+    as_of: dt.date
+    model_name: str
+    model_version: str
+    bundle_id: str
+    currency: str | None
+    board_lot: int
+    participation: float
+    target_from: Literal["ranking", "request"]
+    book: BookValue
+    target: list[TargetLine]
+    orders: list[OrderLine]
+    totals: OrderTotals

@@ -1,4 +1,5 @@
-"""The ranking service (BentoML 1.4): ``POST /rank``, ``POST /score``, ``GET /model``, ``GET /monitor``.
+"""The ranking service (BentoML 1.4): ``POST /rank``, ``POST /score``, ``POST /rebalance``,
+``GET /model``, ``GET /monitor``.
 
 Run it with ``spotlight serve`` (or ``bentoml serve serving.service:Spotlight``). Settings
 (:class:`~serving.settings.ServeSettings`) come from ``SPOTLIGHT_*`` environment variables,
@@ -15,10 +16,10 @@ otherwise).
 Status codes, each error a JSON body ``{"error": message, "detail": [{"loc", "msg", "type"}]}``:
 400 the body breaks the schema (BentoML's pydantic validation; ``loc`` is the field path),
 401 no or a wrong token, 404 ``as_of`` is not a served date (the message lists them) or an
-unknown path, 405 a wrong method, 408 a request head or body too slow, 413 more ``/score``
+unknown path, 405 a wrong method, 409 a ``/rebalance`` on a bundle exported before orders, 408 a request head or body too slow, 413 more ``/score``
 rows or body bytes than the maximum, 415 a POST body that is not JSON, 422 a well-formed
 request this bundle cannot answer (an unknown, missing or out-of-range feature value,
-``smallest_n`` beyond the model's universe), 431 a request head over the maximum.
+``smallest_n`` beyond the model's universe, a ``/rebalance`` holding not listed on ``as_of``), 431 a request head over the maximum.
 ``GET /`` is the docs page and ``GET /docs.json`` the OpenAPI document, both from
 :mod:`serving.openapi` (each example in it answers 200).
 The service imports no training code, MLflow or LightGBM, and reads no pickle.
@@ -47,7 +48,16 @@ from serving.openapi import document, page
 from serving.ranking import RequestError
 from serving.ranking import rank as rank_bundle
 from serving.ranking import score as score_bundle
-from serving.schemas import MonitorReport, RankRequest, RankResponse, ScoreRequest, ScoreResponse
+from serving.rebalance import rebalance as rebalance_book
+from serving.schemas import (
+    MonitorReport,
+    RankRequest,
+    RankResponse,
+    RebalanceRequest,
+    RebalanceResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
 from serving.settings import ServeSettings
 
 logger = logging.getLogger("spotlight.service")
@@ -72,6 +82,9 @@ class ModelSummary(BaseModel):
     parity: dict[str, Any]
     crowding: dict[str, Any] | None = Field(description="The crowding rule and each served date's regime "
                                                         "(null for a bundle exported before it).")
+    currency: str | None = Field(description="ISO 4217 code of every money amount (null for an older bundle).")
+    trading: dict[str, Any] | None = Field(description="Board lot, default participation and costs /rebalance "
+                                                       "uses (null for a bundle exported before it).")
     libraries: dict[str, str]
     runtime: dict[str, Any]
 
@@ -95,7 +108,8 @@ def summary(bundle: Bundle, max_rows: int) -> dict[str, Any]:
             "metrics": raw.get("metrics", {}), "dates": [str(d) for d in bundle.dates],
             "training_data": raw.get("training_data", {}), "snapshot_data": raw.get("snapshot_data", {}),
             "parity": raw.get("parity", {}), "libraries": raw.get("libraries", {}),
-            "crowding": raw.get("crowding"),
+            "crowding": raw.get("crowding"), "currency": m.currency,
+            "trading": m.trading.model_dump() if m.trading else None,
             "runtime": {"onnxruntime": version("onnxruntime"), "bentoml": version("bentoml"),
                         "bundle": bundle.path.name, "load_seconds": round(bundle.load_seconds, 3),
                         "max_rows": max_rows}}
@@ -162,6 +176,18 @@ class Spotlight:
         """Score rows of model-input features (names from GET /model) with the ONNX model."""
         try:
             return _json(score_bundle(self.bundle, ScoreRequest.model_validate(request), self.max_rows))  # type: ignore[return-value]
+        except RequestError as exc:
+            return _error(exc)  # type: ignore[return-value]
+
+    @bentoml.api(route="/rebalance", input_spec=RebalanceRequest)
+    def rebalance(self, **request: Any) -> RebalanceResponse:
+        """The target portfolio of ``as_of`` (default: the latest served date) for a book of
+        ``capital`` and ``holdings``, and the next session's orders: whole board lots, capped per
+        stock at ``participation`` of its median traded amount (the rest carried, with the
+        sessions it takes), no buy when suspended or limit-up-locked, no sell when suspended or
+        limit-down-locked, leavers sold with their reason, costs estimated as the backtest does."""
+        try:
+            return _json(rebalance_book(self.bundle, RebalanceRequest.model_validate(request)))  # type: ignore[return-value]
         except RequestError as exc:
             return _error(exc)  # type: ignore[return-value]
 

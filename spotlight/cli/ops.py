@@ -83,6 +83,7 @@ def export(
         try:
             done = export_bundle(out, tracking_uri=tracking_uri(), model_name=name, alias=alias, run_id=run_id,
                                  data=data, months=months, crowding_rule=cfg.crowding, currency=cfg.currency,
+                                 trading=cfg.backtest.trading_rules(),
                                  progress=lambda s, d, t: bar.update(task, description=s, completed=d, total=t))
         except ExportError as exc:
             raise fail(str(exc), export_code(exc)) from None

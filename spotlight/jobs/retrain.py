@@ -294,7 +294,7 @@ def export_and_publish(uri: str, model: str, run_id: str, root: Path, cfg: AppCo
         try:
             export_bundle(staging / "bundle", tracking_uri=uri, model_name=model, run_id=run_id, data=data,
                           months=cfg.retrain.serve_months, crowding_rule=cfg.crowding, published_as=CHAMPION,
-                          currency=cfg.currency)
+                          currency=cfg.currency, trading=cfg.backtest.trading_rules())
         except ExportError as exc:
             code = ExitCode.PARITY_FAILED if isinstance(exc, ParityError) else ExitCode.FAILED
             raise RetrainError(str(exc), code) from None

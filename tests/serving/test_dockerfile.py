@@ -66,7 +66,7 @@ def test_slim_base_non_root_pinned_serving_dependencies_only() -> None:
     assert [a for o, a in ops if o == "EXPOSE"] == ["3000"]
     assert any(o == "HEALTHCHECK" for o, _ in ops) and any(o == "CMD" for o, _ in ops)
     copied = [a.split()[0] for o, a in ops if o == "COPY"]
-    assert copied == ["serving/requirements.txt", "serving", "bundle"]  # no training code, no market data
+    assert copied == ["serving/requirements.txt", "orders", "serving", "bundle"]  # no training code or market data
     assert any(o == "RUN" and "--requirement /app/requirements.txt" in a for o, a in ops)
     serving, everything = pins(REQUIREMENTS), pins(ROOT / "constraints.txt")
     assert {"bentoml", "onnxruntime", "pandas", "pyarrow", "pydantic", "fastapi", "uvloop", "httptools"} <= set(serving)
@@ -88,7 +88,8 @@ def test_the_image_start_command_serves_outside_docker(bundle_dir: Path, tmp_pat
     assert pins_from_text(frozen) == pins(REQUIREMENTS)  # nothing more, nothing less
 
     app = tmp_path / "app"
-    shutil.copytree(ROOT / "serving", app / "serving", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("orders", "serving"):
+        shutil.copytree(ROOT / package, app / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(bundle_dir, app / "bundle")
     port = free_port()
     env = {k: v.replace("/app", str(app)).replace("/tmp/bentoml", str(tmp_path / "bentoml"))
@@ -107,6 +108,10 @@ def test_the_image_start_command_serves_outside_docker(bundle_dir: Path, tmp_pat
         with urllib.request.urlopen(request, timeout=10) as r:
             body = json.loads(r.read())
         assert r.status == 200 and len(body["stocks"]) == 5
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/rebalance", data=b'{"capital": 1e7}',
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.status == 200 and json.loads(r.read())["orders"]
     finally:
         stop(process)
 

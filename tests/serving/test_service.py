@@ -69,7 +69,7 @@ def test_rank_score_and_model_over_asgi(client: TestClient, bundle: Bundle) -> N
     for path in ("/livez", "/readyz", "/healthz"):
         assert client.get(path).status_code == 200
     spec = client.get("/docs.json").json()
-    assert {"/rank", "/score", "/model"} <= set(spec["paths"])
+    assert {"/rank", "/score", "/rebalance", "/model"} <= set(spec["paths"])
 
 
 @pytest.mark.parametrize("path, body, status, where", [
@@ -275,13 +275,13 @@ def test_the_docs_say_what_spotlight_is_with_no_boilerplate_or_tracker(client: T
 def test_every_documented_example_answers_200(client: TestClient) -> None:
     spec = client.get("/docs.json").json()
     posted = 0
-    for path in ("/rank", "/score"):
+    for path in ("/rank", "/score", "/rebalance"):
         examples = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["examples"]
         for name, example in examples.items():
             r = client.post(path, json=example["value"])
             assert r.status_code == 200, (path, name, r.text)
             posted += 1
-    assert posted >= 5
+    assert posted >= 7
 
 
 def _error_schema(spec: dict, path: str, status: int) -> dict:
@@ -298,6 +298,9 @@ def _error_schema(spec: dict, path: str, status: int) -> dict:
     ("/rank", b"top_n=3", {"content-type": "application/x-www-form-urlencoded"}, 415),
     ("/score", {"rows": [{"symbol": "X", "nope": 1.0}]}, {}, 422),
     ("/score", {"rows": [{"symbol": "X"}] * 51}, {}, 413),
+    ("/rebalance", {"capital": 1e6, "holdings": [{"symbol": "NOPE", "shares": 100}]}, {}, 422),
+    ("/rebalance", {"capital": -1}, {}, 400),
+    ("/rebalance", {"capital": 1e6, "as_of": "1990-01-31"}, {}, 404),
 ])
 def test_every_error_is_documented_with_the_shape_it_has(client: TestClient, path: str, body, headers: dict,
                                                          status: int) -> None:
@@ -329,7 +332,7 @@ def test_the_request_schema_states_nulls_and_the_one_of_rule(client: TestClient)
 
 def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: pytest.MonkeyPatch) -> None:
     """(Last in this module: schemathesis runs the app's lifespan, which ends the client's service.)
-    Schemathesis generates valid and invalid bodies for /rank, /score and /model from the
+    Schemathesis generates valid and invalid bodies for /rank, /score, /rebalance and /model from the
     service's own OpenAPI spec; every answer must be below 500 and a 200 must match the schema."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -337,7 +340,7 @@ def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: 
     from schemathesis.specs.openapi.checks import response_schema_conformance
 
     raw = client.get("/docs.json").json()
-    schema = schemathesis.openapi.from_dict(raw).include(path_regex="^/(rank|score|model)$")
+    schema = schemathesis.openapi.from_dict(raw).include(path_regex="^/(rank|score|rebalance|model)$")
     schema.app = client.app
     failures, seen = [], set()
     for result in schema.get_all_operations():
@@ -356,4 +359,5 @@ def test_the_openapi_spec_fuzzed_gives_no_server_error(client: TestClient, env: 
 
         run()
     assert not failures
-    assert {("/rank", 2), ("/rank", 4), ("/score", 2), ("/score", 4), ("/model", 2)} <= seen  # both kinds exercised
+    assert {("/rank", 2), ("/rank", 4), ("/score", 2), ("/score", 4), ("/rebalance", 2), ("/rebalance", 4),
+            ("/model", 2)} <= seen  # both kinds exercised
