@@ -1,4 +1,5 @@
-"""Operations commands: promote, export, serve, retrain, refresh, monitor, rollback, schedule, and the demo."""
+"""Operations commands: promote, export, serve, retrain, refresh, monitor, rebalance, rollback, schedule, and
+the demo."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from spotlight.cli.common import CONFIG_HELP, fail, fail_with, load_config, progress
+from spotlight.cli.common import CONFIG_HELP, fail, fail_with, load_config, parse_date, progress
 from spotlight.exit_code import CommandError, ExitCode
 
 if TYPE_CHECKING:
@@ -225,6 +226,59 @@ def monitor(
     typer.echo(f"alert: {alert['state']}" + (f" -- {'; '.join(alert['reasons'])}" if alert["reasons"] else ""))
     if done.code != ExitCode.OK:
         raise typer.Exit(int(done.code))
+
+
+@commands.command(epilog="Example: spotlight rebalance --capital 2e7 --holdings book.csv --out orders/2026-12-03")
+def rebalance(
+    capital: Annotated[float, typer.Option(min=0, help="The book's cash besides its holdings (the bundle's "
+                                                       "currency).")],
+    holdings: Annotated[Path | None, typer.Option(help="CSV of symbol,shares: what the book holds.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="A served date (default: the latest).")] = None,
+    top_n: Annotated[int | None, typer.Option(min=1, help="Names in a new target (default 100).")] = None,
+    weighting: Annotated[str | None, typer.Option(help="equal | score (default equal).")] = None,
+    participation: Annotated[float | None, typer.Option(help="Daily cap per stock, a share of its median "
+                                                             "traded amount (default: the bundle's).")] = None,
+    target: Annotated[Path | None, typer.Option(help="CSV of symbol,shares: a target under way (an earlier "
+                                                     "target.csv) instead of a new one.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory to write orders.csv, target.csv and "
+                                                  "rebalance.json into (replaced whole).")] = None,
+    serve_root: ServeRoot = Path("bundles"),
+) -> None:
+    """The target portfolio and the next session's orders for a book, exactly as POST /rebalance
+    answers them from the served bundle: whole board lots, the participation cap (the rest
+    carried, with the sessions it takes), no buy when suspended or limit-up-locked, no sell when
+    suspended or limit-down-locked, leavers sold with their reason, the backtest's costs.
+    Exit 0 done, 1 a bad CSV or bundle, 2 a bad option, date or symbol."""
+    from spotlight.jobs.rebalance import read_positions, run, write
+
+    try:
+        fields: dict[str, object] = {"capital": capital, "as_of": parse_date(as_of, "--as-of")}
+        if holdings is not None:
+            fields["holdings"] = [p.model_dump() for p in read_positions(holdings)]
+        if target is not None:
+            fields["target"] = [p.model_dump() for p in read_positions(target)]
+        fields |= {k: v for k, v in {"top_n": top_n, "weighting": weighting, "participation": participation}.items()
+                   if v is not None}
+        answer = run(serve_root, fields)
+        if out is not None:
+            write(answer, out)
+    except CommandError as exc:
+        raise fail_with(exc) from None
+    book, totals = answer["book"], answer["totals"]
+    money = answer["currency"] or ""
+    typer.echo(f"{answer['as_of']}: book {book['value']:,.0f} {money} ({book['cash']:,.0f} cash), target "
+               f"{len(answer['target'])} names ({answer['target_from']}), model version {answer['model_version']}")
+    for o in answer["orders"][:15]:
+        left = f", {o['remaining_shares']:,} left (~{o['sessions_to_complete']} sessions)" if o["remaining_shares"] \
+            and o["sessions_to_complete"] else ""
+        blocked = f", blocked: {o['blocked']}" if o["blocked"] else ""
+        typer.echo(f"  {o['side']:4} {o['symbol']:>10} {o['shares']:>10,} @ {o['price']:.2f} ({o['reason']}){left}"
+                   f"{blocked}")
+    if len(answer["orders"]) > 15:
+        typer.echo(f"  ... {len(answer['orders']) - 15} more")
+    typer.echo(f"next session: {totals['orders']} orders, bought {totals['bought']:,.0f}, sold {totals['sold']:,.0f}, "
+               f"cost {totals['cost']:,.0f} {money}; cash after {totals['cash_after']:,.0f}"
+               + (f"; written to {out}" if out is not None else ""))
 
 
 @commands.command(epilog="Example: spotlight rollback --serve-root bundles")

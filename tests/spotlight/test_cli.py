@@ -15,7 +15,7 @@ from spotlight.cli import app
 from tests.helpers import tiny_tables, write_tables
 
 COMMANDS = ["validate", "simulate", "summary", "calibrate", "features", "ic", "train", "promote", "export", "serve",
-            "retrain", "refresh", "monitor", "rollback", "schedule", "demo", "backtest"]
+            "retrain", "refresh", "monitor", "rebalance", "rollback", "schedule", "demo", "backtest"]
 runner = CliRunner()
 
 
