@@ -8,7 +8,9 @@
 3. Start the ranking service on ``bundles/`` and print the top 20 of ``POST /rank`` with their
    drivers and liquidity.
 4. The daily refresh on ten more sessions: the same model version scored on the new days and
-   swapped in, then the live monitor (``GET /monitor``: realised figures, drift, the alert).
+   swapped in, then the live monitor (``GET /monitor``: realised figures, drift, the alert),
+   then ``POST /rebalance`` for a book of 100 m built on last month's ranking: today's target,
+   the next session's orders, leavers with their reasons, what the limits hold back.
 5. Retrain with the month that was held back, print the gate's decision, and, when promoted,
    show the running service swapping in the new bundle (``GET /model``) without a restart.
 6. Stop the service; backtest the champion's out-of-sample predictions after costs, trading
@@ -119,7 +121,38 @@ def _refresh(data: Path, root: Path, cfg, url: str, say: Say) -> bool:
         + "; most drifted: " + ", ".join(f"{f['label']} (PSI {f['psi']})" for f in report["drift"]["features"][:3]))
     say(f"alert: {report['alert']['state']}" + (f" -- {'; '.join(report['alert']['reasons'])}"
                                                  if report["alert"]["reasons"] else ""))
+    _rebalance(url, say)
     return True
+
+
+def _rebalance(url: str, say: Say) -> None:
+    """Step 4, last: last month's top 100 bought with 100 m, rebalanced on today's ranking."""
+    from collections import Counter
+
+    dates = _call(f"{url}/model")["dates"]
+    built = _call(f"{url}/rebalance", {"capital": 1e8, "as_of": dates[-2], "top_n": 100})
+    holdings = [{"symbol": t["symbol"], "shares": t["shares"]} for t in built["target"]]
+    cash = round(1e8 - sum(t["value"] for t in built["target"]), 2)
+    body = _call(f"{url}/rebalance", {"capital": cash, "holdings": holdings, "top_n": 100})
+    money, book, totals, orders = body["currency"] or "", body["book"], body["totals"], body["orders"]
+    say(f"POST /rebalance: a book of {book['value'] / 1e6:.1f} m {money} holding {dates[-2]}'s top 100 "
+        f"({len(holdings)} names), rebalanced on {body['as_of']}'s ranking (board lot {body['board_lot']}, "
+        f"participation {body['participation']:.0%}):")
+    sells = Counter(o["reason"] for o in orders if o["side"] == "sell")
+    buys = Counter(o["reason"] for o in orders if o["side"] == "buy")
+    say("  sells: " + (", ".join(f"{n} {r}" for r, n in sells.most_common()) or "none")
+        + "; buys: " + (", ".join(f"{n} {r}" for r, n in buys.most_common()) or "none"))
+    blocked = Counter(o["blocked"] for o in orders if o["blocked"])
+    slow = [o for o in orders if (o["sessions_to_complete"] or 0) > 1]
+    say(f"  next session: {totals['orders']} orders, bought {totals['bought'] / 1e6:.2f} m, sold "
+        f"{totals['sold'] / 1e6:.2f} m, cost {totals['cost']:,.0f} {money} "
+        f"({totals['cost'] / max(totals['bought'] + totals['sold'], 1) * 1e4:.1f} bp); "
+        + (f"{len(slow)} trades need more sessions at the cap (up to "
+           f"{max(o['sessions_to_complete'] for o in slow)})" if slow else "every trade completes in one session")
+        + ("; blocked: " + ", ".join(f"{n} {r}" for r, n in blocked.items()) if blocked else ""))
+    for o in orders[:5]:
+        say(f"  {o['side']:4} {o['symbol']:<10} {o['shares']:>9,} @ {o['price']:.2f} ({o['reason']}), "
+            f"{o['remaining_shares']:,} left")
 
 
 def _print_top(body: dict, say: Say) -> None:
@@ -207,7 +240,8 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
         say(f"serving {url}; POST /rank top_n 20:")
         _print_top(_call(f"{url}/rank", {"top_n": 20}), say)
 
-        say("== 4. the daily refresh: the same model on ten more sessions, swapped in; the live monitor")
+        say("== 4. the daily refresh: the same model on ten more sessions, swapped in; the live monitor; "
+            "a rebalance's orders")
         if not _refresh(mid, root, cfg, url, say):
             return ExitCode.FAILED
 
@@ -244,6 +278,7 @@ def run_demo(out: Path, stocks: int = 3000, years: int = 10, seed: int = 0, port
     say(f"the service:   make serve (or spotlight serve --bundle {root}), then open http://127.0.0.1:3000 for the "
         "API docs (/docs.json is the OpenAPI spec)")
     say(f"roll back:     spotlight rollback --serve-root {root}")
+    say(f"orders:        spotlight rebalance --capital 1e8 --holdings book.csv --serve-root {root} --out orders")
     say(f"the backtest:  open {report} (one self-contained page)")
     say(f"demo finished in {time.perf_counter() - started:.0f} s; the service was stopped")
     return ExitCode.OK

@@ -27,6 +27,7 @@ def test_the_demo_runs_end_to_end_and_stops_what_it_started(tmp_path: Path) -> N
     for step in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== 6.", "== 7."):
         assert step in out
     assert "refresh: refreshed" in out and "GET /monitor: " in out and "\nalert: " in out
+    assert "POST /rebalance: a book of " in out and "  next session: " in out and " orders, bought " in out
     assert "decision: promoted" in out  # the first candidate is always promoted
     assert out.count("rank symbol") >= 1 and "drivers" in out
     decisions = [line for line in out.splitlines() if line.startswith("decision:")]
