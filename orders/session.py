@@ -90,7 +90,6 @@ def plan(held: np.ndarray, target: np.ndarray, cash: float, s: Session, costs: C
     price = np.nan_to_num(s.price)
     wanted = target - held
     lot_cap = round_down(s.cap, s.lot)
-    blocked = np.full(len(held), None, dtype=object)
     shares = np.zeros(len(held))
 
     sell = wanted < 0
@@ -98,14 +97,12 @@ def plan(held: np.ndarray, target: np.ndarray, cash: float, s: Session, costs: C
     sold = np.where(whole, held, round_down(np.minimum(np.minimum(-wanted, s.cap), held), s.lot))
     sell_ok = sell & ~s.suspended & ~s.limit_down_locked & (held > 0)
     shares[sell_ok] = -sold[sell_ok]
-    blocked[sell & s.limit_down_locked] = LIMIT_DOWN
-
     buy = wanted > 0
     buy_ok = buy & ~s.suspended & ~s.limit_up_locked
     shares[buy_ok] = round_down(np.minimum(wanted, s.cap), s.lot)[buy_ok]
-    blocked[buy & s.limit_up_locked] = LIMIT_UP
-    blocked[(sell | buy) & (blocked == None) & (shares == 0)] = NO_LIQUIDITY  # noqa: E711
-    blocked[(sell | buy) & s.suspended] = SUSPENDED
+    at_limit = (sell & s.limit_down_locked) | (buy & s.limit_up_locked)
+    suspended = (sell | buy) & s.suspended
+    no_liquidity = (sell | buy) & (shares == 0) & ~at_limit & ~suspended
 
     sells = shares < 0
     sell_value = np.where(sells, -shares * price, 0.0)
@@ -114,17 +111,23 @@ def plan(held: np.ndarray, target: np.ndarray, cash: float, s: Session, costs: C
     buys = shares > 0
     value = np.where(buys, shares * price, 0.0)
     need = float(np.sum(value * (1 + costs.commission + costs.impact_rate(value, s.median_amount))))
+    short = np.zeros(len(held), bool)
     if need > available:
         scale = max(available, 0.0) / need
         shares[buys] = round_down(shares[buys] * scale, s.lot[buys])
-        blocked[buys & (shares == 0)] = CASH
+        short = buys & (shares == 0)
         value = np.where(shares > 0, shares * price, 0.0)
     bc, _, bm = costs.costs("buy", value, s.median_amount)
     cash_after = available - float(np.sum(value + bc + bm))
 
+    blocked = np.full(len(held), None, dtype=object)
+    for mask, reason in ((at_limit & buy, LIMIT_UP), (at_limit & sell, LIMIT_DOWN), (no_liquidity, NO_LIQUIDITY),
+                         (short, CASH), (suspended, SUSPENDED)):
+        if mask.any():
+            blocked[mask] = reason
     sessions = np.divide(np.abs(wanted), lot_cap, out=np.full(len(held), np.nan), where=lot_cap > 0)
-    sessions = np.ceil(sessions - 1e-9) + np.isin(blocked, [LIMIT_UP, LIMIT_DOWN, CASH])
-    sessions[np.isin(blocked, [SUSPENDED, NO_LIQUIDITY])] = np.nan
+    sessions = np.ceil(sessions - 1e-9) + (at_limit | short)
+    sessions[suspended | no_liquidity] = np.nan
     sessions[(shares != 0) & (wanted == shares)] = 1.0  # done in this session (an odd-lot sale too)
     sessions[wanted == 0] = 0.0
     return Orders(wanted=wanted, shares=shares, value=sell_value + value, commission=c + bc, stamp_duty=d,
