@@ -28,8 +28,9 @@ COLUMNS = ["date", "rank_ic", "top_n_excess", "members", "horizon_end"]
 def forward_excess(market: Market, universe: UniverseConfig, dates: list[pd.Timestamp]) -> pd.DataFrame:
     """``date, symbol, in_universe, excess`` on ``dates`` (trading days of ``market``)."""
     days = [d for d in pd.DatetimeIndex(dates) if d in market.calendar]
-    if not days:
-        return pd.DataFrame(columns=["date", "symbol", "in_universe", "excess"])
+    if not days:  # typed, so a merge on date still works (an object column would not merge with dates)
+        return pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "symbol": pd.Series(dtype=object),
+                             "in_universe": pd.Series(dtype=bool), "excess": pd.Series(dtype="float64")})
     panel = build_panel(market, universe=universe, dates=days, features=[],
                         extra={"excess": label_excess_return_21})
     return panel[["date", "symbol", "in_universe", "excess"]]

@@ -85,8 +85,8 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
         from spotlight.jobs.monitor import MonitorError, monitor
 
         monitor(data, root, cfg, uri, say=lambda step: say(f"monitor: {step}"))
-    except MonitorError as exc:
-        say(f"monitor failed, the refresh stands: {exc}")
+    except Exception as exc:  # any failure: the new bundle is published and served all the same
+        say(f"monitor failed, the refresh stands: {exc if isinstance(exc, MonitorError) else repr(exc)}")
     timings["monitor_s"] = time.perf_counter() - t0
     return Outcome(ExitCode.OK, "refreshed", f"champion version {champion.version} scored on data to {fp['end']}; "
                                              f"serving {name}", champion.run_id, champion.version, name,

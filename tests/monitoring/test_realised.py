@@ -37,3 +37,18 @@ def test_nothing_matured_gives_an_empty_table(small_sim_dir: Path) -> None:
     scores = pd.DataFrame({"date": [cal[-2]] * 3, "symbol": ["a", "b", "c"], "score": [1.0, 2.0, 3.0]})
     figures = realised(scores, market, SIM_UNIVERSE, 10)
     assert figures.empty and list(figures.columns) == ["date", "rank_ic", "top_n_excess", "members", "horizon_end"]
+
+
+def test_no_served_date_after_the_training_window_gives_an_empty_table(small_sim_dir: Path) -> None:
+    # a previous champion's bundle still in the history once all its out-of-sample dates are in
+    # the ledger: only in-sample dates are left; this raised (a datetime key merged on an empty
+    # object column) and stopped every later monitor, and the refresh after its publish
+    market = load_market(small_sim_dir)
+    cal = market.calendar
+    scores = pd.DataFrame({"date": [cal[-80]] * 3 + [cal[-60]] * 3, "symbol": ["a", "b", "c"] * 2,
+                           "score": [1.0, 2.0, 3.0] * 2})
+    for after, kept in ((cal[-60], scores), (None, scores[scores["date"] > cal[-1]])):
+        figures = realised(kept, market, SIM_UNIVERSE, 10, after=after)
+        assert figures.empty and list(figures.columns) == ["date", "rank_ic", "top_n_excess", "members", "horizon_end"]
+    outcome = forward_excess(market, SIM_UNIVERSE, [cal[-1] + pd.Timedelta(days=30)])  # no trading day
+    assert outcome.empty and outcome["date"].dtype == "datetime64[ns]"

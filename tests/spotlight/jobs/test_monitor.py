@@ -79,6 +79,29 @@ def test_nothing_served_or_bad_data_is_refused_by_name(markets, tmp_path: Path) 
         monitor(markets[1], tmp_path / "bundles", cfg, f"sqlite:///{tmp_path / 'db'}")
 
 
+def test_a_failing_report_does_not_fail_the_refresh_that_published(served, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # any error of the monitor, not only a MonitorError: the bundle is already published and served
+    import shutil
+
+    from release.publish import current
+
+    full, root, cfg, uri = served
+    corrected = shutil.copytree(full, tmp_path / "corrected")
+    bars = pd.read_parquet(corrected / "daily_bars.parquet")
+    bars.loc[bars.index[-1], "volume"] += 100  # the feed corrects a bar of today: new data, same last day
+    bars.to_parquet(corrected / "daily_bars.parquet", index=False)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("a bug in the report")
+
+    monkeypatch.setattr("spotlight.jobs.monitor.monitor", broken)
+    said: list[str] = []
+    done = refresh(corrected, root, cfg, uri, say=said.append)
+    assert done.code == ExitCode.OK and done.decision == "refreshed" and current(root) == done.served, done.message
+    assert "monitor failed, the refresh stands: ValueError('a bug in the report')" in said
+
+
 def test_the_retrain_gate_reads_the_live_evidence_when_asked(served) -> None:
     full, root, cfg, uri = served
     ledger = pd.read_csv(root / LEDGER, dtype={"model_version": str})
