@@ -10,14 +10,18 @@ recorded in the bundle) and the bundle's trading rules: lots, participation cap,
 suspended or limit-up-locked, no sell when suspended or limit-down-locked, buys scaled to the
 cash, costs by the backtest's cost model. A holding outside the target is sold; its reason is
 its exclusion from the universe (``st``, ``delisting``, ``illiquid``, ...) or ``not_in_target``.
+A holding listed on an earlier served date but not on ``as_of`` (delisted since) is listed as a
+sale that cannot trade (``reason: delisted``, ``blocked: not_listed``) and is not valued; such
+a symbol in a ``target`` is dropped from it.
 
 Errors (:class:`~serving.ranking.RequestError`): 404 ``as_of`` not served, 409 a bundle exported
-before orders (no trading state), 422 a holding or target symbol not listed on ``as_of`` or
-given twice.
+before orders (no trading state), 422 a holding or target symbol given twice or listed on no
+served date up to ``as_of``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -28,15 +32,20 @@ from serving.ranking import RequestError, book_for
 from serving.schemas import Position, RebalanceRequest
 
 
-def _positions(book_symbols: dict[str, int], given: list[Position], field: str) -> np.ndarray:
-    """Shares per listed stock of the date; 422 naming each unlisted or repeated symbol."""
+def _positions(book_symbols: dict[str, int], given: list[Position], field: str,
+               gone: Collection[str] = ()) -> np.ndarray:
+    """Shares per listed stock of the date; 422 naming each repeated symbol and each one not
+    listed that is not in ``gone`` (listed on an earlier served date, since delisted)."""
     shares = np.zeros(len(book_symbols))
     detail, seen = [], set()
     for k, p in enumerate(given):
         if p.symbol in seen:
             detail.append({"loc": [field, k, "symbol"], "msg": f"{p.symbol} is given twice", "type": "duplicate"})
+        elif p.symbol in gone:
+            pass
         elif p.symbol not in book_symbols:
-            detail.append({"loc": [field, k, "symbol"], "msg": f"{p.symbol} is not listed on as_of",
+            detail.append({"loc": [field, k, "symbol"], "msg": f"{p.symbol} is not listed on as_of or any "
+                                                               "earlier served date",
                            "type": "not_listed"})
         else:
             shares[book_symbols[p.symbol]] = p.shares
@@ -53,21 +62,24 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def orders_for(book: Book, req: RebalanceRequest, rules: TradingRules) -> dict[str, Any]:
-    """The body of ``POST /rebalance`` but the model's name (see the module docstring)."""
+def orders_for(book: Book, req: RebalanceRequest, rules: TradingRules,
+               delisted: dict[str, float] | None = None) -> dict[str, Any]:
+    """The body of ``POST /rebalance`` but the model's name (see the module docstring).
+    ``delisted``: the last close of symbols listed on an earlier served date but not on ``as_of``."""
+    delisted = delisted or {}
     state = book.trading
     if state is None:
         raise RequestError(409, "this bundle was exported before orders could be made (it has no trading state); "
                                 "publish a fresh one: spotlight refresh, or spotlight export",
                            [{"loc": ["body"], "msg": "bundle without trading state", "type": "bundle_too_old"}])
     where = {s: i for i, s in enumerate(state.symbol)}
-    held = _positions(where, req.holdings, "holdings")
+    held = _positions(where, req.holdings, "holdings", delisted)
     price = np.nan_to_num(state.close)
     value = float(np.sum(held * price))
     nav = req.capital + value
     lot = float(rules.board_lot)
     if req.target is not None:
-        target = _positions(where, req.target, "target")
+        target = _positions(where, req.target, "target", delisted)
     else:
         members = state.reason == None  # noqa: E711 - elementwise on an object array
         weights = top_weights(state.symbol[members], state.score[members], req.top_n, req.weighting)
@@ -105,6 +117,12 @@ def orders_for(book: Book, req: RebalanceRequest, rules: TradingRules) -> dict[s
                        "remaining_shares": _number(abs(o.remaining[i])),
                        "sessions_to_complete": None if sessions != sessions else int(sessions),
                        "blocked": o.blocked[i]})
+    for p in req.holdings:  # no longer listed: nothing to trade; the holding is not valued
+        if p.symbol in delisted and p.shares > 0:
+            orders.append({"symbol": p.symbol, "side": "sell", "reason": "delisted", "shares": 0,
+                           "price": delisted[p.symbol], "value": 0.0, "commission": 0.0, "stamp_duty": 0.0,
+                           "impact": 0.0, "cost": 0.0, "wanted_shares": p.shares, "remaining_shares": p.shares,
+                           "sessions_to_complete": None, "blocked": "not_listed"})
     orders.sort(key=lambda line: (line["side"] == "buy", -line["value"], line["symbol"]))
     bought = float(np.sum(o.value[o.shares > 0]))
     sold = float(np.sum(o.value[o.shares < 0]))
@@ -124,7 +142,15 @@ def rebalance(bundle: Bundle, req: RebalanceRequest) -> dict[str, Any]:
     book = book_for(bundle, req.as_of)
     if rules is None:
         book = Book(**{**book.__dict__, "trading": None})  # no rules recorded: answer 409 like a missing state
-    body = orders_for(book, req, rules or TradingRules())
+    listed = set(book.m_symbol) | set(book.o_symbol)
+    wanted = {p.symbol for p in [*req.holdings, *(req.target or [])]} - listed
+    delisted: dict[str, float] = {}
+    for day in reversed([d for d in bundle.dates if d < book.date]):  # the latest earlier close first
+        earlier = bundle.books[day].trading
+        if earlier is not None:
+            for i in np.flatnonzero(np.isin(earlier.symbol, sorted(wanted - set(delisted)))):
+                delisted[str(earlier.symbol[i])] = float(earlier.close[i])
+    body = orders_for(book, req, rules or TradingRules(), delisted)
     model = bundle.manifest.model
     return {"as_of": body.pop("as_of"), "model_name": model.name, "model_version": model.version,
             "bundle_id": bundle.manifest.bundle_id, "currency": bundle.manifest.currency, **body}

@@ -285,7 +285,8 @@ class OrderLine(BaseModel):
     symbol: str
     side: Literal["buy", "sell"]
     reason: str = Field(description="new_position, add, trim, not_in_target, or, for a holding that left the "
-                                    "universe, its exclusion reason (st, delisting, illiquid, ...).")
+                                    "universe, its exclusion reason (st, delisting, illiquid, ...); delisted for "
+                                    "a holding no longer listed.")
     shares: int | float = Field(description="The next session's order, whole board lots (a sale of a whole holding may "
                                       "end in an odd lot); 0 when blocked.")
     price: float = Field(description="The last close on as_of, at which value and costs are estimated.")
@@ -299,7 +300,8 @@ class OrderLine(BaseModel):
     sessions_to_complete: int | None = Field(description="Sessions, the next included, to finish at the cap; null "
                                                          "while suspended or without liquidity.")
     blocked: str | None = Field(description="Why the next session gets no order: suspended, limit_up_locked (no "
-                                            "buy), limit_down_locked (no sell), no_liquidity, cash; else null.")
+                                            "buy), limit_down_locked (no sell), no_liquidity, cash, not_listed "
+                                            "(delisted: nothing to trade); else null.")
 
 
 class BookValue(BaseModel):

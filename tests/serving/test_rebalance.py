@@ -84,7 +84,8 @@ def test_holdings_not_listed_or_given_twice_are_422_naming_them(bundle: Bundle) 
         rebalance(bundle, req)
     assert caught.value.status == 422
     assert [d["loc"] for d in caught.value.detail] == [["holdings", 1, "symbol"], ["holdings", 2, "symbol"]]
-    assert "NOPE is not listed" in caught.value.message and "given twice" in caught.value.message
+    assert "NOPE is not listed on as_of or any earlier served date" in caught.value.message
+    assert "given twice" in caught.value.message
 
 
 def test_a_bundle_exported_before_orders_is_409(bundle: Bundle) -> None:
@@ -97,3 +98,33 @@ def test_a_bundle_exported_before_orders_is_409(bundle: Bundle) -> None:
 def test_target_and_top_n_together_are_refused() -> None:
     with pytest.raises(ValueError, match="not both"):
         RebalanceRequest(capital=1.0, target=[], top_n=5)
+
+
+def _without(bundle: Bundle, symbol: str) -> Bundle:
+    """The bundle with ``symbol`` gone from its latest date, as if delisted since the one before."""
+    latest = bundle.books[bundle.dates[-1]]
+    keep_o = latest.o_symbol != symbol
+    keep_t = latest.trading.symbol != symbol
+    trading = dataclasses.replace(latest.trading, **{f.name: getattr(latest.trading, f.name)[keep_t]
+                                                     for f in dataclasses.fields(latest.trading)})
+    book = dataclasses.replace(latest, trading=trading, **{name: getattr(latest, name)[keep_o] for name in
+                                                           ("o_symbol", "o_reason", "o_board", "o_industry", "o_cap",
+                                                            "o_amount")})
+    return dataclasses.replace(bundle, books={**bundle.books, bundle.dates[-1]: book})
+
+
+def test_a_holding_delisted_since_is_a_sale_that_cannot_trade_not_an_error(bundle: Bundle) -> None:
+    earlier = bundle.books[bundle.dates[-2]]
+    gone = next(str(s) for s in earlier.trading.symbol if s in set(bundle.books[bundle.dates[-1]].o_symbol))
+    served = _without(bundle, gone)
+    held = [Position(symbol=gone, shares=700), Position(symbol=str(earlier.m_symbol[0]), shares=100)]
+    body = rebalance(served, RebalanceRequest(capital=1e6, holdings=held, top_n=5))
+    line = next(o for o in body["orders"] if o["symbol"] == gone)
+    close = float(earlier.trading.close[list(earlier.trading.symbol).index(gone)])
+    assert (line["reason"], line["blocked"], line["shares"], line["remaining_shares"]) == ("delisted", "not_listed",
+                                                                                         0, 700)
+    assert line["price"] == close and body["totals"]["orders"] == len([o for o in body["orders"] if o["shares"]])
+    assert gone not in {t["symbol"] for t in body["target"]}
+    state = served.books[served.dates[-1]].trading
+    assert body["book"]["holdings_value"] == pytest.approx(
+        100 * state.close[list(state.symbol).index(str(earlier.m_symbol[0]))], abs=0.01)  # the delisted one: 0
