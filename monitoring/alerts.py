@@ -4,7 +4,8 @@ An alert is raised when any of these holds (each a reason):
 
 - the realised RankIC of each of the last ``months`` matured served dates is below
   ``rank_ic_floor``;
-- a feature's PSI exceeds ``psi_limit`` (the three worst are named);
+- a feature's PSI as the model sees it (:mod:`monitoring.drift`: ranked within its date, so
+  not the market's level) exceeds ``psi_limit`` (the three worst are named);
 - the micro-cap segment is ``crowded`` on the latest served date.
 """
 
@@ -21,7 +22,8 @@ class MonitorRule(Section):
 
     rank_ic_floor: float = Field(0.0, ge=-1, le=1, description="alert when the realised RankIC stays below this")
     months: int = Field(3, ge=1, description="... for this many consecutive matured served dates")
-    psi_limit: float = Field(0.25, gt=0, description="alert when a feature's PSI against training exceeds this")
+    psi_limit: float = Field(0.25, gt=0, description="alert when a feature's model-input PSI against "
+                                                           "training exceeds this")
     top_n: int = Field(50, ge=1, description="the top-N whose realised excess return is reported")
 
 
@@ -36,7 +38,7 @@ def alert(realised: pd.DataFrame, drift: pd.DataFrame, regime: str | None, rule:
     worst = drift[drift["psi"] > rule.psi_limit].head(3)
     if len(worst):
         named = ", ".join(f"{f} {v:.2f}" for f, v in zip(worst["feature"], worst["psi"], strict=True))
-        reasons.append(f"feature drift above PSI {rule.psi_limit}: {named}")
+        reasons.append(f"model-input drift above PSI {rule.psi_limit}: {named}")
     if regime == "crowded":
         reasons.append("the micro-cap segment is crowded on the latest served date")
     return ("alert" if reasons else "ok"), reasons

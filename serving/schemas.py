@@ -196,7 +196,12 @@ class FeatureDrift(BaseModel):
 
     feature: str
     label: str
-    psi: float | None = Field(description="Below 0.1 stable, 0.1 to 0.25 shifting, above 0.25 drifted.")
+    psi: float | None = Field(description="PSI of the model's input (the feature ranked within its date): what "
+                                          "the model sees change, such as values going missing or piling up on "
+                                          "one value. Below 0.1 stable, 0.1 to 0.25 shifting, above 0.25 "
+                                          "drifted; the alert reads it.")
+    psi_level: float | None = Field(None, description="PSI of the raw values: the market's own move (null in a "
+                                                      "report written before it was measured).")
 
 
 class Drift(BaseModel):

@@ -221,7 +221,7 @@ def monitor(
                    f"excess {row['top_n_excess']:+.2%} over {row['members']} stocks")
     worst = done.report["drift"]["features"][:3]
     if worst:
-        typer.echo("most drifted: " + ", ".join(f"{f['label']} (PSI {f['psi']})" for f in worst))
+        typer.echo("most drifted: " + ", ".join(f"{f['label']} (PSI {f['psi']}, level {f.get('psi_level')})" for f in worst))
     alert = done.report["alert"]
     typer.echo(f"alert: {alert['state']}" + (f" -- {'; '.join(alert['reasons'])}" if alert["reasons"] else ""))
     if done.code != ExitCode.OK:

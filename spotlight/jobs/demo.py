@@ -118,7 +118,7 @@ def _refresh(data: Path, root: Path, cfg, url: str, say: Say) -> bool:
     realised = report["realised"]
     say(f"GET /monitor: {len(realised)} served date(s) past their 21-day horizon"
         + (f", latest {realised[-1]['date']}: realised RankIC {realised[-1]['rank_ic']:+.3f}" if realised else "")
-        + "; most drifted: " + ", ".join(f"{f['label']} (PSI {f['psi']})" for f in report["drift"]["features"][:3]))
+        + "; most drifted: " + ", ".join(f"{f['label']} (PSI {f['psi']}, level {f.get('psi_level')})" for f in report["drift"]["features"][:3]))
     say(f"alert: {report['alert']['state']}" + (f" -- {'; '.join(report['alert']['reasons'])}"
                                                  if report["alert"]["reasons"] else ""))
     _rebalance(url, say)

@@ -10,7 +10,8 @@ On the market as it is now, for the serving root's published bundles:
 2. **Drift** (:mod:`monitoring.drift`): the PSI of each of the champion's per-stock features
    (segment gauges, one value per date, are read in the crowding regime instead) on the
    latest served date against its last 12 training month-ends (the reference is cached per
-   run in ``<root>/monitor-reference-<run>.parquet``); ``live/psi_max`` is logged.
+   run in ``<root>/monitor-reference-<run>.parquet``): of the model's input (the feature
+   ranked within its date: the alert's) and of the raw level; ``live/psi_max`` (input) is logged.
 3. **Alert** (:mod:`monitoring.alerts`, ``[monitor]`` in the config).
 
 The report, ``<root>/monitor.json`` (written atomically), is what ``GET /monitor`` serves; it
@@ -117,18 +118,17 @@ def _drift(market: Any, root: Path, manifest: dict[str, Any]) -> tuple[pd.DataFr
 
     cache = root / f"monitor-reference-{manifest['model']['run_id']}.parquet"
     reference_dates = panel_dates(market.calendar, "monthly", end=manifest["train_window"]["end"])[-REFERENCE_MONTHS:]
-    if cache.is_file():
-        reference = pd.read_parquet(cache)
-    else:
+    reference = pd.read_parquet(cache) if cache.is_file() else None
+    if reference is None or "date" not in reference.columns:  # none yet, or cached before dates were kept
         from market.atomic import atomic_path
 
-        reference = members(list(reference_dates))[[f.name for f in chosen]]
+        reference = members(list(reference_dates))[["date", *(f.name for f in chosen)]]
         with atomic_path(cache) as tmp:
             reference.to_parquet(tmp, index=False)
     live = members([latest]) if latest in market.calendar else reference.iloc[0:0]
     what = (f"{latest:%Y-%m-%d} against {len(reference_dates)} training month-ends "
             f"{reference_dates[0]:%Y-%m-%d}..{reference_dates[-1]:%Y-%m-%d}" if len(reference_dates) else "")
-    return drift(reference, live, [f.name for f in chosen]), what
+    return drift(reference, live, [f.name for f in chosen], manifest.get("transform", "rank")), what
 
 
 def _log(uri: str, new: pd.DataFrame, manifest: dict[str, Any], report: dict[str, Any], say: Say) -> None:
@@ -205,8 +205,9 @@ def monitor(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = 
                       "horizon_end": f"{r.horizon_end:%Y-%m-%d}"} for r in by_date.itertuples()],
         "drift": {"date": latest, "reference": reference,
                   "features": [{"feature": f, "label": REGISTRY[f].label if f in REGISTRY else f,
-                                "psi": None if v != v else round(float(v), 4)}
-                               for f, v in zip(table["feature"], table["psi"], strict=True)]},
+                                "psi": None if v != v else round(float(v), 4),
+                                "psi_level": None if w != w else round(float(w), 4)}
+                               for f, v, w in zip(table["feature"], table["psi"], table["psi_level"], strict=True)]},
         "crowding": None if regime is None else {"date": latest, **regime},
         "alert": {"state": state, "reasons": reasons},
         "rule": rule.model_dump(),

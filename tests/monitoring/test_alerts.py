@@ -27,5 +27,5 @@ def test_three_weak_months_in_a_row_raise_an_alert_naming_them() -> None:
 def test_drift_and_crowding_are_reasons_too() -> None:
     drifted = pd.DataFrame({"feature": ["x", "y", "z", "w"], "psi": [0.9, 0.5, 0.3, 0.1]})
     state, reasons = alert(realised(), drifted, "crowded", RULE)
-    assert state == "alert" and reasons == ["feature drift above PSI 0.25: x 0.90, y 0.50, z 0.30",
+    assert state == "alert" and reasons == ["model-input drift above PSI 0.25: x 0.90, y 0.50, z 0.30",
                                             "the micro-cap segment is crowded on the latest served date"]

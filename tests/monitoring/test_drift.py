@@ -1,5 +1,6 @@
 """The population stability index: zero on the same distribution, large on a shifted one,
-unchanged by a monotone transform of both, and a feature going missing counts as drift."""
+unchanged by a monotone transform of both, and a feature going missing counts as drift; the
+alert's PSI reads the cross-section's shape, so a move of the whole market is not drift."""
 
 from __future__ import annotations
 
@@ -27,9 +28,35 @@ def test_missing_values_are_a_bin_of_their_own() -> None:
     assert np.isnan(psi(np.full(10, np.nan), live))  # no reference: unknown, not zero
 
 
-def test_drift_lists_every_feature_worst_first() -> None:
+def _dated(months: int, n: int, **columns) -> pd.DataFrame:
+    return pd.DataFrame({"date": np.repeat(pd.bdate_range("2020-01-31", periods=months, freq="BME"), n), **columns})
+
+
+def test_drift_reads_the_models_input_not_the_markets_level_worst_first() -> None:
     rng = np.random.default_rng(2)
-    reference = pd.DataFrame({"a": rng.normal(size=3_000), "b": rng.normal(size=3_000)})
-    live = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(2, 1, 500)})
-    table = drift(reference, live, ["a", "b"])
-    assert list(table["feature"]) == ["b", "a"] and table["psi"].iloc[0] > 0.25 > table["psi"].iloc[1]
+    reference = _dated(6, 500, a=rng.normal(size=3_000), b=rng.normal(size=3_000), c=rng.normal(size=3_000))
+    c = rng.normal(size=500)
+    c[:200] = 0.1  # 40% of the stocks on one value (locked at the limit): ties the model sees
+    live = _dated(1, 500, a=rng.normal(size=500), b=rng.normal(3, 2, 500), c=c)  # b: every stock moved
+    table = drift(reference, live, ["a", "b", "c"]).set_index("feature")
+    assert table.index[0] == "c" and table.loc["c", "psi"] > 0.25 > max(table.loc["a", "psi"], table.loc["b", "psi"])
+    assert table.loc["b", "psi_level"] > 2.0 and table.loc["a", "psi_level"] < 0.1
+    raw = drift(reference, live, ["a", "b", "c"], transform="none").set_index("feature")
+    assert (raw["psi"] == raw["psi_level"]).all()  # a model on raw values sees the level
+
+
+def test_a_calendar_feature_read_on_another_day_of_the_month_is_not_drift() -> None:
+    """Days since the last report: every stock's count is 15 days higher mid-month."""
+    rng = np.random.default_rng(3)
+    reference = _dated(12, 400, days=rng.integers(0, 90, 4_800).astype(float))
+    live = _dated(1, 400, days=rng.integers(0, 90, 400) + 15.0)
+    table = drift(reference, live, ["days"])
+    assert table["psi"].iloc[0] < 0.1 < 0.5 < table["psi_level"].iloc[0]
+
+
+def test_a_feature_going_missing_is_drift() -> None:
+    rng = np.random.default_rng(4)
+    reference = _dated(6, 500, a=rng.normal(size=3_000))
+    a = rng.normal(size=500)
+    a[:250] = np.nan
+    assert drift(reference, _dated(1, 500, a=a), ["a"])["psi"].iloc[0] > 1.0
