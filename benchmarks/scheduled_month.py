@@ -38,8 +38,9 @@ A job exiting with an unexpected code is flagged and makes the script exit 1.
 
 Written to ``--out``: ``days.csv`` (one row per job run), ``summary.json``, and each job's
 output under ``signal-<s>/logs/``. About 20 minutes per market on 2 cores at the defaults
-(600 stocks, 6 years, the last 2 months: 44 trading days of a refresh and a monitor, ~28 s a
-day, most of it the fixed start of each process, plus two retrains of ~50 s).
+(600 stocks, 6 years, the last 2 months: 44 trading days of a refresh and a monitor, ~25 s a
+day, nearly half of it outside the jobs' own steps: process start, imports, MLflow; plus two retrains
+of ~50 s).
 
     .venv/bin/python benchmarks/scheduled_month.py [--stocks 600] [--years 6] [--months 2] \
         [--signals 1,0] [--seed 0] [--config FILE] [--out bench-out/scheduled-month] [--days N]
