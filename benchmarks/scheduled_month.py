@@ -66,7 +66,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 SPOTLIGHT = str(Path(sys.executable).with_name("spotlight"))
 RETRAIN_CRON, REFRESH_CRON = "0 19 1 * *", "0 18 * * 1-5"
-RULES = {"rank_ic": "realised RankIC", "drift": "feature drift", "crowded": "crowded"}
+RULES = {"rank_ic": "realised RankIC", "drift": "drift", "crowded": "crowded", "other": "other"}
 
 
 @dataclass
@@ -94,7 +94,7 @@ def rule_of(reason: str) -> str:
     """Which alert rule a reason of :func:`monitoring.alerts.alert` comes from."""
     if reason.startswith("realised RankIC"):
         return "rank_ic"
-    if reason.startswith("feature drift"):
+    if "drift above PSI" in reason:  # "feature drift ..." or "model-input drift ..."
         return "drift"
     return "crowded" if "crowded" in reason else "other"
 
