@@ -3,7 +3,11 @@
 An alert is raised when any of these holds (each a reason):
 
 - the realised RankIC of each of the last ``months`` matured served dates is below
-  ``rank_ic_floor``;
+  ``rank_ic_floor`` (a run of bad months);
+- the mean realised RankIC of the last ``mean_months`` matured served dates is below
+  ``mean_floor`` (a signal gone quiet: one month's RankIC over 400 stocks is noise of about
+  +-0.05, so a dead model passes the first rule by luck for a long time; a mean over six
+  months halves the noise again);
 - a feature's PSI as the model sees it (:mod:`monitoring.drift`: ranked within its date, so
   not the market's level) exceeds ``psi_limit`` (the three worst are named);
 - the micro-cap segment is ``crowded`` on the latest served date.
@@ -22,6 +26,8 @@ class MonitorRule(Section):
 
     rank_ic_floor: float = Field(0.0, ge=-1, le=1, description="alert when the realised RankIC stays below this")
     months: int = Field(3, ge=1, description="... for this many consecutive matured served dates")
+    mean_months: int = Field(6, ge=1, description="... or when the mean over this many matured served dates")
+    mean_floor: float = Field(0.02, ge=-1, le=1, description="... is below this")
     psi_limit: float = Field(0.25, gt=0, description="alert when a feature's model-input PSI against "
                                                            "training exceeds this")
     top_n: int = Field(50, ge=1, description="the top-N whose realised excess return is reported")
@@ -35,6 +41,11 @@ def alert(realised: pd.DataFrame, drift: pd.DataFrame, regime: str | None, rule:
         figures = ", ".join(f"{d:%Y-%m-%d} {v:+.3f}" for d, v in zip(recent["date"], recent["rank_ic"], strict=True))
         reasons.append(f"realised RankIC below {rule.rank_ic_floor:+.2f} on each of the last {rule.months} served "
                        f"dates ({figures})")
+    last = realised.sort_values("date").tail(rule.mean_months)
+    if len(last) == rule.mean_months and last["rank_ic"].mean() < rule.mean_floor:
+        reasons.append(f"mean realised RankIC {last['rank_ic'].mean():+.3f} over the last {rule.mean_months} served "
+                       f"dates ({last['date'].iloc[0]:%Y-%m-%d}..{last['date'].iloc[-1]:%Y-%m-%d}) is below "
+                       f"{rule.mean_floor:+.2f}")
     worst = drift[drift["psi"] > rule.psi_limit].head(3)
     if len(worst):
         named = ", ".join(f"{f} {v:.2f}" for f, v in zip(worst["feature"], worst["psi"], strict=True))

@@ -1,4 +1,5 @@
-"""The alert rule: a run of weak realised months, drift over the limit, a crowded segment."""
+"""The alert rule: a run of weak realised months, a weak mean, drift over the limit, a crowded
+segment."""
 
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ def test_three_weak_months_in_a_row_raise_an_alert_naming_them() -> None:
     state, reasons = alert(realised(0.08, -0.01, -0.04, -0.02), CALM, "normal", RULE)
     assert state == "alert" and "last 3 served dates" in reasons[0] and "2024-04-30 -0.020" in reasons[0]
     assert alert(realised(-0.01, -0.04), CALM, "normal", RULE)[0] == "ok"  # too few months to judge
+
+
+def test_a_signal_gone_quiet_raises_an_alert_on_its_mean_even_with_lucky_months() -> None:
+    quiet = realised(0.06, -0.05, 0.04, -0.03, 0.05, -0.04)  # mean +0.005, never three bad months in a row
+    state, reasons = alert(quiet, CALM, "normal", RULE)
+    assert state == "alert" and reasons == ["mean realised RankIC +0.005 over the last 6 served dates "
+                                            "(2024-01-31..2024-06-30) is below +0.02"]
+    assert alert(realised(0.09, -0.02, 0.06, 0.01, 0.08, 0.03), CALM, "normal", RULE)[0] == "ok"  # mean +0.042
+    assert alert(quiet.tail(5), CALM, "normal", RULE)[0] == "ok"  # five months: too few to judge the mean
 
 
 def test_drift_and_crowding_are_reasons_too() -> None:
