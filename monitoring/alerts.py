@@ -9,7 +9,8 @@ An alert is raised when any of these holds (each a reason):
   +-0.05, so a dead model passes the first rule by luck for a long time; a mean over six
   months halves the noise again);
 - a feature's PSI as the model sees it (:mod:`monitoring.drift`: ranked within its date, so
-  not the market's level) exceeds ``psi_limit`` (the three worst are named);
+  not the market's level) exceeds ``psi_limit`` and the most any training month moved from
+  the others (``psi_training``) (the three worst are named);
 - the micro-cap segment is ``crowded`` on the latest served date.
 """
 
@@ -46,10 +47,16 @@ def alert(realised: pd.DataFrame, drift: pd.DataFrame, regime: str | None, rule:
         reasons.append(f"mean realised RankIC {last['rank_ic'].mean():+.3f} over the last {rule.mean_months} served "
                        f"dates ({last['date'].iloc[0]:%Y-%m-%d}..{last['date'].iloc[-1]:%Y-%m-%d}) is below "
                        f"{rule.mean_floor:+.2f}")
-    worst = drift[drift["psi"] > rule.psi_limit].head(3)
+    beyond = drift["psi"] > rule.psi_limit
+    if "psi_training" in drift:
+        beyond &= ~(drift["psi"] <= drift["psi_training"])  # an unknown training spread does not hold it back
+    worst = drift[beyond].head(3)
     if len(worst):
-        named = ", ".join(f"{f} {v:.2f}" for f, v in zip(worst["feature"], worst["psi"], strict=True))
-        reasons.append(f"model-input drift above PSI {rule.psi_limit}: {named}")
+        named = ", ".join(f"{f} {v:.2f}" + (f" (training months up to {t:.2f})" if t == t else "")
+                          for f, v, t in zip(worst["feature"], worst["psi"],
+                                             worst.get("psi_training", pd.Series(float("nan"), worst.index)),
+                                             strict=True))
+        reasons.append(f"model-input drift above PSI {rule.psi_limit} and past every training month: {named}")
     if regime == "crowded":
         reasons.append("the micro-cap segment is crowded on the latest served date")
     return ("alert" if reasons else "ok"), reasons

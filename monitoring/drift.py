@@ -21,6 +21,12 @@ Two PSIs per feature:
   unchanged, as it leaves the model's inputs; what the model does see moves it: a share of
   values going missing, or piling up on one value (stocks locked at the limit, a feed
   writing zeros), which a ranking turns into ties.
+- ``psi_training``: the largest ``psi`` of one reference month against the other reference
+  months: how much the model's input already moved from month to month while it trained.
+  Features that are mostly one value (no trade, no limit hit) rank into large ties whose
+  rank moves with their share; on the simulated markets such a feature's input passed
+  PSI 0.25 on every training month-end against the 12 before it. The alert
+  (:mod:`monitoring.alerts`) therefore asks for a PSI above both the limit and this.
 - ``psi_level``: of the raw values: the market's move itself, for the reader (the crowding
   regime and the realised RankIC say whether it matters).
 """
@@ -59,14 +65,20 @@ def psi(reference: np.ndarray, live: np.ndarray, bins: int = 10, edges: np.ndarr
 
 def drift(reference: pd.DataFrame, live: pd.DataFrame, features: list[str],
           transform: Transform = "rank") -> pd.DataFrame:
-    """``feature, psi, psi_level`` from universe members' raw values of per-stock ``features``
-    (``date`` and the features in both frames), the most drifted model input first."""
+    """``feature, psi, psi_training, psi_level`` from universe members' raw values of per-stock
+    ``features`` (``date`` and the features in both frames), the most drifted model input first."""
     if transform == "none":
         ref, now, edges = reference, live, None
     else:
         ref, now = (apply_transforms(f.assign(in_universe=True), [transform], features) for f in (reference, live))
         edges = RANK_EDGES
-    rows = [{"feature": f, "psi": psi(ref[f].to_numpy(), now[f].to_numpy(), edges=edges),
-             "psi_level": psi(reference[f].to_numpy(), live[f].to_numpy())} for f in features]
-    return pd.DataFrame(rows, columns=["feature", "psi", "psi_level"]).sort_values(
+    months = ref["date"].to_numpy()
+    rows = []
+    for f in features:
+        values = ref[f].to_numpy()
+        within = [psi(values[months != m], values[months == m], edges=edges) for m in np.unique(months)]
+        rows.append({"feature": f, "psi": psi(values, now[f].to_numpy(), edges=edges),
+                     "psi_training": max(within) if len(within) > 1 else float("nan"),
+                     "psi_level": psi(reference[f].to_numpy(), live[f].to_numpy())})
+    return pd.DataFrame(rows, columns=["feature", "psi", "psi_training", "psi_level"]).sort_values(
         "psi", ascending=False, kind="stable", ignore_index=True)

@@ -200,6 +200,9 @@ class FeatureDrift(BaseModel):
                                           "the model sees change, such as values going missing or piling up on "
                                           "one value. Below 0.1 stable, 0.1 to 0.25 shifting, above 0.25 "
                                           "drifted; the alert reads it.")
+    psi_training: float | None = Field(None, description="The largest psi of one training reference month against "
+                                                         "the others: how much the input moved while the model "
+                                                         "trained; the alert needs psi above it too.")
     psi_level: float | None = Field(None, description="PSI of the raw values: the market's own move (null in a "
                                                       "report written before it was measured).")
 

@@ -206,8 +206,10 @@ def monitor(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = 
         "drift": {"date": latest, "reference": reference,
                   "features": [{"feature": f, "label": REGISTRY[f].label if f in REGISTRY else f,
                                 "psi": None if v != v else round(float(v), 4),
+                                "psi_training": None if t != t else round(float(t), 4),
                                 "psi_level": None if w != w else round(float(w), 4)}
-                               for f, v, w in zip(table["feature"], table["psi"], table["psi_level"], strict=True)]},
+                               for f, v, t, w in zip(table["feature"], table["psi"], table["psi_training"],
+                                                     table["psi_level"], strict=True)]},
         "crowding": None if regime is None else {"date": latest, **regime},
         "alert": {"state": state, "reasons": reasons},
         "rule": rule.model_dump(),

@@ -34,8 +34,16 @@ def test_a_signal_gone_quiet_raises_an_alert_on_its_mean_even_with_lucky_months(
     assert alert(quiet.tail(5), CALM, "normal", RULE)[0] == "ok"  # five months: too few to judge the mean
 
 
+def test_drift_no_larger_than_the_training_months_own_is_no_alert() -> None:
+    table = pd.DataFrame({"feature": ["ties", "new"], "psi": [0.9, 0.4], "psi_training": [1.3, 0.1]})
+    state, reasons = alert(realised(), table, "normal", RULE)
+    assert reasons == ["model-input drift above PSI 0.25 and past every training month: new 0.40 (training "
+                       "months up to 0.10)"]
+
+
 def test_drift_and_crowding_are_reasons_too() -> None:
     drifted = pd.DataFrame({"feature": ["x", "y", "z", "w"], "psi": [0.9, 0.5, 0.3, 0.1]})
     state, reasons = alert(realised(), drifted, "crowded", RULE)
-    assert state == "alert" and reasons == ["model-input drift above PSI 0.25: x 0.90, y 0.50, z 0.30",
+    assert state == "alert" and reasons == ["model-input drift above PSI 0.25 and past every training month: "
+                                            "x 0.90, y 0.50, z 0.30",
                                             "the micro-cap segment is crowded on the latest served date"]

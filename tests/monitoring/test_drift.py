@@ -54,6 +54,19 @@ def test_a_calendar_feature_read_on_another_day_of_the_month_is_not_drift() -> N
     assert table["psi"].iloc[0] < 0.1 < 0.5 < table["psi_level"].iloc[0]
 
 
+def test_the_training_months_own_drift_is_measured_month_against_months() -> None:
+    """A mostly-zero feature whose zero share wanders between 55% and 65%: its tied rank
+    crosses a decile edge from month to month, in training as live."""
+    rng = np.random.default_rng(5)
+    share = np.repeat(rng.uniform(0.55, 0.65, 12), 400)
+    values = np.where(rng.random(4_800) < share, 0.0, rng.exponential(size=4_800))
+    reference = _dated(12, 400, z=values, x=rng.normal(size=4_800))
+    live = _dated(1, 400, z=np.where(rng.random(400) < 0.6, 0.0, rng.exponential(size=400)), x=rng.normal(size=400))
+    table = drift(reference, live, ["z", "x"]).set_index("feature")
+    assert table.loc["z", "psi_training"] > 0.25 and table.loc["x", "psi_training"] < 0.1
+    assert table.loc["z", "psi"] <= table.loc["z", "psi_training"]
+
+
 def test_a_feature_going_missing_is_drift() -> None:
     rng = np.random.default_rng(4)
     reference = _dated(6, 500, a=rng.normal(size=3_000))
