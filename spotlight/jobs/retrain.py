@@ -163,8 +163,9 @@ def decide(state: State) -> Decision:
                                                   "spotlight refresh serves them, next month's data retrains")
     if state.decided is not None:
         run_id, decision = state.decided
-        return Decision(repair, "already_decided", f"run {run_id} already decided on this data and config: "
-                                                   f"{decision}; nothing to do")
+        return Decision(repair, "already_decided", f"run {run_id} already decided on this config and this data "
+                                                   f"(or this month's, {state.data_end[:7]}): {decision}; nothing "
+                                                   "to do until next month's data")
     return Decision(repair, "train")
 
 
@@ -221,16 +222,26 @@ class JobLock:
         os.close(self.fd)
 
 
-def _decided(client: MlflowClient, experiment: str, data_hash: str, config: str) -> tuple[str, str] | None:
-    """(run id, decision) of an earlier retrain on the same data and config whose decision is final."""
+MONTH_DECISIONS = ("kept_champion", "rolled_back")  # the rest of that data's month is not trained on either
+
+
+def _decided(client: MlflowClient, experiment: str, data_hash: str, data_end: str,
+             config: str) -> tuple[str, str] | None:
+    """(run id, decision) of an earlier retrain with this config whose decision is final: on this
+    data, or (a kept champion, a rollback) on data that ended earlier in the same month. Else a
+    champion kept on the 1st would be retrained on every later day of its month."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return None
-    query = names.search_tags(**{names.DATA_HASH: data_hash, names.CONFIG_HASH: config,
-                                 names.JOB: names.JOB_RETRAIN})
+    query = names.search_tags(**{names.CONFIG_HASH: config, names.JOB: names.JOB_RETRAIN})
     for run in client.search_runs([found.experiment_id], query):
-        decision = run.data.tags.get(names.RETRAIN_DECISION)
-        if decision in FINAL_DECISIONS:
+        tags = run.data.tags
+        decision = tags.get(names.RETRAIN_DECISION)
+        if decision not in FINAL_DECISIONS:
+            continue
+        end = tags.get(names.DATA_END) or ""
+        if tags.get(names.DATA_HASH) == data_hash or (
+                decision in MONTH_DECISIONS and end[:7] == data_end[:7] and end <= data_end):
             return run.info.run_id, decision
     return None
 
@@ -401,7 +412,7 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     recover(client, root, model, cfg.experiment, say)
     champion = champion_of(client, model)
     state = State(str(fp["hash"]), str(fp["end"]), settings, cfg.crowding.as_dict(), champion, _served(root),
-                  _decided(client, cfg.experiment, str(fp["hash"]), settings))
+                  _decided(client, cfg.experiment, str(fp["hash"]), str(fp["end"]), settings))
     plan = decide(state)
     if plan.repair is not None and champion is not None:
         say(f"repair: publishing champion version {champion.version}, which is not the one served"

@@ -89,3 +89,33 @@ def test_the_live_evidence_replaces_a_champion_failing_live_and_is_always_said()
     assert not promote and "+0.0400" in said and "live evidence" not in said
     assert live_gate(kept, why, None, 0.0, 3) == (False, f"{why}; no realised live figures for the champion yet")
     assert live_gate(True, "beats", -0.5, 0.0, 3)[0]  # a promotion stands whatever the live figure
+
+
+def test_a_kept_champion_or_a_rollback_holds_for_the_rest_of_its_month(tmp_path) -> None:
+    """An earlier final decision is found on the same data, and (kept champion, rollback) on
+    data that ended earlier in the same month; not next month's, not another config's, and a
+    parity failure only on its own data (a real MLflow store)."""
+    from mlflow.tracking import MlflowClient
+
+    from spotlight.jobs.retrain import _decided
+    from tracking import artifacts as names
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("spotlight")
+
+    def run(decision: str, data_hash: str, end: str, config: str = "c1") -> str:
+        made = client.create_run(experiment, tags={names.JOB: names.JOB_RETRAIN, names.CONFIG_HASH: config,
+                                                   names.DATA_HASH: data_hash, names.DATA_END: end,
+                                                   names.RETRAIN_DECISION: decision})
+        return made.info.run_id
+
+    kept = run("kept_champion", "h-dec01", "2024-12-02")
+    failed = run("parity_failed", "h-nov", "2024-11-15")
+    run("promoted", "h-oct", "2024-10-31")
+    assert _decided(client, "spotlight", "h-dec01", "2024-12-02", "c1") == (kept, "kept_champion")
+    assert _decided(client, "spotlight", "h-dec09", "2024-12-09", "c1") == (kept, "kept_champion")  # same month
+    assert _decided(client, "spotlight", "h-jan", "2025-01-02", "c1") is None  # next month trains
+    assert _decided(client, "spotlight", "h-dec09", "2024-12-09", "c2") is None  # another config trains
+    assert _decided(client, "spotlight", "h-nov", "2024-11-15", "c1") == (failed, "parity_failed")
+    assert _decided(client, "spotlight", "h-nov2", "2024-11-18", "c1") is None  # a parity failure: its data only
+    assert "until next month's data" in decide(state(decided=(kept, "kept_champion"))).reason
