@@ -7,7 +7,7 @@ DEMO   ?= demo
 
 PACKAGES := market orders features tracking training backtest release serving monitoring spotlight
 
-.PHONY: install lint test test-fast report-check demo bench bench-features bench-train bench-serving bench-backtest bench-threads bench-month calibrate docs lock clean mlflow-ui serve
+.PHONY: install lint test test-fast report-check demo bench bench-features bench-train bench-serving bench-backtest bench-threads bench-month bench-alert calibrate docs lock clean mlflow-ui serve
 
 install: $(STAMP)
 
@@ -80,6 +80,9 @@ bench-backtest: install
 # monthly retrain; realised figures as they appear; the alert (~40 min on 2 cores; not in bench).
 bench-month: install
 	$(BIN)/python benchmarks/scheduled_month.py
+
+bench-alert: install
+	$(BIN)/python benchmarks/live_alert.py
 
 # Simulated vs real side by side (needs ../shared/markets/cn-dev-2010-2015).
 calibrate: install
