@@ -153,8 +153,9 @@ def retrain(
     Validate -> train (walk-forward + final model, one MLflow run, registered as candidate)
     -> gate (the last retrain.months of out-of-sample RankIC against the champion's, within
     retrain.tolerance; the first candidate is promoted) -> export (ONNX parity gate) ->
-    champion alias -> publish the bundle atomically into --serve-root. A second run on the
-    same data and config changes nothing. Exit 0 promoted, 4 champion kept, 3 parity gate
+    champion alias -> publish the bundle atomically into --serve-root -> after a promotion, the
+    monitor (GET /monitor follows the new champion). A second run on the same data and config
+    changes nothing. Exit 0 promoted, 4 champion kept, 3 parity gate
     failed, 1 failed (nothing changed), 2 bad config, 75 another retrain is running.
     """
     from spotlight.jobs.retrain import retrain as run_job
@@ -170,6 +171,11 @@ def retrain(
         Console(width=140).print(models_table(outcome.summaries, f"out of sample, {cfg.train.label_column} (monthly figures)"))
     for key, value in outcome.figures.items():
         typer.echo(f"{key}: {value:+.4f}")
+    if outcome.code == ExitCode.OK:  # GET /monitor follows the new champion now, not after the next refresh
+        from spotlight.jobs.monitor import follow
+
+        outcome.timings["monitor_s"] = follow(data, serve_root, cfg, tracking_uri(),
+                                              say=lambda step: typer.echo(f"retrain: {step}", err=True))
     _finish(outcome)
 
 

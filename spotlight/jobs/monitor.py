@@ -22,6 +22,7 @@ said and does not stop the report. Exit codes: 0 no alert, 5 alert, 1 bad data o
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,3 +219,14 @@ def monitor(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say | None = 
     _log(configure(uri), new, manifest, report, say)
     say(f"{len(new)} served date(s) newly matured; alert: {state}" + (f" ({'; '.join(reasons)})" if reasons else ""))
     return Monitored(ExitCode.ALERT if state == "alert" else ExitCode.OK, report, new)
+
+
+def follow(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say) -> float:
+    """Bring the live model's report up to date after a job published a bundle (the refresh, a
+    promotion); a failure is said and never undoes what was published. Returns the seconds spent."""
+    start = time.perf_counter()
+    try:
+        monitor(data, root, cfg, uri, say=lambda step: say(f"monitor: {step}"))
+    except Exception as exc:  # any failure: the published bundle is served all the same
+        say(f"monitor failed, what was published stands: {exc if isinstance(exc, MonitorError) else repr(exc)}")
+    return time.perf_counter() - start

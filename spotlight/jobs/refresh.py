@@ -80,14 +80,9 @@ def _act(data: Path, root: Path, cfg: AppConfig, uri: str, say: Say, timings: di
     say(f"export champion version {champion.version} on data to {fp['end']}")
     name = export_and_publish(uri, model, champion.run_id, root, cfg, data)
     timings["export_publish_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    try:  # the live model's report follows the new days; its failure does not undo the refresh
-        from spotlight.jobs.monitor import MonitorError, monitor
+    from spotlight.jobs.monitor import follow
 
-        monitor(data, root, cfg, uri, say=lambda step: say(f"monitor: {step}"))
-    except Exception as exc:  # any failure: the new bundle is published and served all the same
-        say(f"monitor failed, the refresh stands: {exc if isinstance(exc, MonitorError) else repr(exc)}")
-    timings["monitor_s"] = time.perf_counter() - t0
+    timings["monitor_s"] = follow(data, root, cfg, uri, say)  # the live model's report follows the new days
     return Outcome(ExitCode.OK, "refreshed", f"champion version {champion.version} scored on data to {fp['end']}; "
                                              f"serving {name}", champion.run_id, champion.version, name,
                    timings=timings)

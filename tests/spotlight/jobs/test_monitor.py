@@ -99,7 +99,7 @@ def test_a_failing_report_does_not_fail_the_refresh_that_published(served, tmp_p
     said: list[str] = []
     done = refresh(corrected, root, cfg, uri, say=said.append)
     assert done.code == ExitCode.OK and done.decision == "refreshed" and current(root) == done.served, done.message
-    assert "monitor failed, the refresh stands: ValueError('a bug in the report')" in said
+    assert "monitor failed, what was published stands: ValueError('a bug in the report')" in said
 
 
 def test_the_retrain_gate_reads_the_live_evidence_when_asked(served) -> None:

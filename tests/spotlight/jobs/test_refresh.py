@@ -100,6 +100,8 @@ def test_the_cli_exit_codes(markets, setup, tmp_path: Path, monkeypatch: pytest.
     result = runner.invoke(app, ["refresh", "--data", str(earlier), *args])
     assert result.exit_code == 2 and "no champion" in result.output
     assert runner.invoke(app, ["retrain", "--data", str(earlier), *args]).exit_code == 0
+    report = json.loads((root / "monitor.json").read_text())  # a promotion brings GET /monitor up to date at once
+    assert report["model"]["version"] == "1" and report["bundle"] == current(root)
     result = runner.invoke(app, ["refresh", "--data", str(full), *args])
     assert result.exit_code == 0 and "refreshed: champion version 1" in result.output, result.output
     result = runner.invoke(app, ["refresh", "--data", str(full), *args])
