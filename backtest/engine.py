@@ -45,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from features.liquidity import median_amount_through_close
 from market.load import LIMIT_TOLERANCE, Market
 from orders import CostModel, TradingRules, plan, session, target_shares, top_weights
-from orders.targets import round_down
+from orders.session import afford
 
 PREDICTION_COLUMNS = ("date", "symbol", "score")
 
@@ -227,12 +227,8 @@ def run_backtest(market: Market, predictions: pd.DataFrame, cfg: BacktestConfig 
             cash += float(np.sum(values - c - d - m))
             sold, comm, stamp, impact = float(values.sum()), float(c.sum()), float(d.sum()), float(m.sum())
             buy = np.flatnonzero((orders.shares > 0) & open_buy[t])
-            qty = orders.shares[buy]
+            qty = afford(orders.shares[buy], price[buy], cash, median_amount[t - 1, buy], lot[t - 1, buy], costs)
             values = qty * price[buy]
-            need = float(np.sum(values * (1 + costs.commission + costs.impact_rate(values, median_amount[t - 1, buy]))))
-            if need > cash:
-                qty = round_down(qty * max(cash, 0.0) / need, lot[t - 1, buy])
-                values = qty * price[buy]
             c, _, m = costs.costs("buy", values, median_amount[t - 1, buy])
             for k, i in enumerate(buy):
                 if qty[k] > 0:

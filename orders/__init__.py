@@ -8,7 +8,7 @@ every evening for the next session, and ``POST /rebalance`` / ``spotlight rebala
 - :mod:`orders.targets`: top-N weights from scores, and target positions in whole board lots.
 - :mod:`orders.session`: what is known of the next session, and :func:`~orders.session.plan`.
 
-Bottom of the import graph: numpy and pydantic only, so the service can import it.
+Bottom of the import graph: numpy, pandas and pydantic only, so the service can import it.
 """
 
 from orders.costs import CostModel, TradingRules

@@ -84,6 +84,17 @@ class Orders:
         return self.wanted - self.shares
 
 
+def afford(shares: np.ndarray, price: np.ndarray, cash: float, median_amount: np.ndarray, lot: np.ndarray,
+           costs: CostModel) -> np.ndarray:
+    """Buys of ``shares`` at ``price`` scaled down together, whole lots, when they and their
+    commission and impact ask more than ``cash``; unchanged otherwise."""
+    value = shares * price
+    need = float(np.sum(value * (1 + costs.commission + costs.impact_rate(value, median_amount))))
+    if need <= cash:
+        return shares
+    return round_down(shares * max(cash, 0.0) / need, lot)
+
+
 def plan(held: np.ndarray, target: np.ndarray, cash: float, s: Session, costs: CostModel) -> Orders:
     """The next session's orders from ``held`` towards ``target`` with ``cash`` (see the module docstring)."""
     held, target = np.asarray(held, np.float64), np.asarray(target, np.float64)
@@ -109,14 +120,9 @@ def plan(held: np.ndarray, target: np.ndarray, cash: float, s: Session, costs: C
     c, d, m = costs.costs("sell", sell_value, s.median_amount)
     available = cash + float(np.sum(sell_value - c - d - m))
     buys = shares > 0
-    value = np.where(buys, shares * price, 0.0)
-    need = float(np.sum(value * (1 + costs.commission + costs.impact_rate(value, s.median_amount))))
-    short = np.zeros(len(held), bool)
-    if need > available:
-        scale = max(available, 0.0) / need
-        shares[buys] = round_down(shares[buys] * scale, s.lot[buys])
-        short = buys & (shares == 0)
-        value = np.where(shares > 0, shares * price, 0.0)
+    shares[buys] = afford(shares[buys], price[buys], available, s.median_amount[buys], s.lot[buys], costs)
+    short = buys & (shares == 0)
+    value = np.where(shares > 0, shares * price, 0.0)
     bc, _, bm = costs.costs("buy", value, s.median_amount)
     cash_after = available - float(np.sum(value + bc + bm))
 

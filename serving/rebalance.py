@@ -21,6 +21,7 @@ served date up to ``as_of``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from typing import Any
 
@@ -78,10 +79,10 @@ def orders_for(book: Book, req: RebalanceRequest, rules: TradingRules,
     value = float(np.sum(held * price))
     nav = req.capital + value
     lot = float(rules.board_lot)
+    members = state.reason == None  # noqa: E711 - elementwise on an object array; members come in score order
     if req.target is not None:
         target = _positions(where, req.target, "target", delisted)
     else:
-        members = state.reason == None  # noqa: E711 - elementwise on an object array
         weights = top_weights(state.symbol[members], state.score[members], req.top_n, req.weighting)
         w = np.zeros(len(held))
         w[[where[s] for s in weights.index]] = weights.to_numpy()
@@ -91,9 +92,8 @@ def orders_for(book: Book, req: RebalanceRequest, rules: TradingRules,
                 participation, lot)
     o = plan(held, target, req.capital, s, rules.costs)
 
-    members = np.flatnonzero(state.reason == None)  # noqa: E711
     rank = np.zeros(len(held), np.int64)
-    rank[members] = np.arange(1, len(members) + 1)  # members come in score order
+    rank[members] = np.arange(1, int(members.sum()) + 1)
     lines = []
     for i in np.flatnonzero(target > 0):
         lines.append({"symbol": state.symbol[i], "rank": int(rank[i]) or None,
@@ -141,7 +141,7 @@ def rebalance(bundle: Bundle, req: RebalanceRequest) -> dict[str, Any]:
     rules = bundle.manifest.trading
     book = book_for(bundle, req.as_of)
     if rules is None:
-        book = Book(**{**book.__dict__, "trading": None})  # no rules recorded: answer 409 like a missing state
+        book = dataclasses.replace(book, trading=None)  # no rules recorded: answer 409 like a missing state
     listed = set(book.m_symbol) | set(book.o_symbol)
     wanted = {p.symbol for p in [*req.holdings, *(req.target or [])]} - listed
     delisted: dict[str, float] = {}
