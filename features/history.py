@@ -73,6 +73,14 @@ class History:
             self._memo[key] = compute()
         return self._memo[key]
 
+    def remember(self, key: str, value: pd.Series) -> None:
+        """Store ``value`` under ``key`` (what :meth:`memo` then returns)."""
+        self._memo[key] = value
+
+    def has(self, key: str) -> bool:
+        """True when :meth:`memo` holds ``key``."""
+        return key in self._memo
+
     # ---- rows and raw columns -------------------------------------------------------------
     def col(self, name: str) -> pd.Series:
         """A bars column as float64 (NaN where the optional column is absent)."""

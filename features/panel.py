@@ -16,7 +16,7 @@ import pandas as pd
 
 from features.history import History
 from features.registry import Feature, registered
-from features.universe import UniverseConfig, build_universe
+from features.universe import REASONS, UniverseConfig, screen, select
 from market.atomic import atomic_path
 from market.load import Market
 
@@ -97,9 +97,22 @@ def build_panel(
 
     step("universe")
     h = History(market)
-    members = build_universe(h, universe)
-    h.attach_universe(members["in_universe"].to_numpy())
+    code = screen(h, universe)
+    select(h, code, h.bars["market_cap"].to_numpy(), universe)
+    panel = assemble(h, code, days, chosen, extra, step)
+    panel.attrs.update({"freq": "dates" if dates_given else "as_of" if as_of is not None else freq,
+                        "universe": universe.model_dump(), "features": [f.name for f in chosen],
+                        "source": str(market.source)})
+    return panel
 
+
+def assemble(h: History, code: np.ndarray, days: pd.DatetimeIndex, chosen: Sequence[Feature],
+             extra: Mapping[str, Column] | None = None, step: Callable[[str], None] = lambda name: None,
+             ) -> pd.DataFrame:
+    """The panel's rows on ``days`` from a History and its rows' universe reason codes
+    (:func:`features.universe.screen` then ``select``; -1 = member), sorted by date then
+    symbol: the key columns, each feature, each ``extra`` column."""
+    h.attach_universe(code < 0)
     day_wanted = np.zeros(len(h.calendar), bool)
     day_wanted[np.searchsorted(h.calendar, days)] = True
     rows = np.flatnonzero(day_wanted[h.cal_idx])
@@ -108,8 +121,8 @@ def build_panel(
     out: dict[str, object] = {
         "date": h.bars["date"].to_numpy()[rows],
         "symbol": h.bars["symbol"].astype("str").to_numpy()[rows],
-        "in_universe": members["in_universe"].to_numpy()[rows],
-        "exclusion_reason": members["exclusion_reason"].iloc[rows].to_numpy(),
+        "in_universe": code[rows] < 0,
+        "exclusion_reason": pd.Categorical.from_codes(code[rows], categories=list(REASONS)),
     }
     for f in chosen:
         step(f.name)
@@ -117,12 +130,7 @@ def build_panel(
     for name, column in (extra or {}).items():
         step(name)
         out[name] = np.asarray(column(h), dtype="float64")[rows]
-    panel = pd.DataFrame(out)
-    panel["exclusion_reason"] = pd.Categorical(panel["exclusion_reason"],
-                                               categories=members["exclusion_reason"].cat.categories)
-    panel.attrs.update({"freq": "dates" if dates_given else "as_of" if as_of is not None else freq, "universe": universe.model_dump(),
-                        "features": [f.name for f in chosen], "source": str(market.source)})
-    return panel
+    return pd.DataFrame(out)
 
 
 def write_panel(panel: pd.DataFrame, out: str | Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from features.cross_section import cross_section
 from features.history import History
 from features.registry import feature
 
@@ -89,6 +90,18 @@ def turnover_rank_change_21(h: History) -> pd.Series:
     return pct - h.lag_market_days(pct, 21)
 
 
+def _turnover_20(h: History) -> pd.DataFrame:
+    return pd.DataFrame({"turnover_20": h.mean(h.turnover, 20).to_numpy()})
+
+
+def _percentile_in_universe(h: History, x: pd.DataFrame) -> pd.DataFrame:
+    pct = h.universe_percentile(pd.Series(x["turnover_20"].to_numpy()))
+    return pd.DataFrame({"turnover_20_percentile": pct.to_numpy()})
+
+
+TURNOVER_PERCENTILE = cross_section(("turnover_20_percentile",), _turnover_20, _percentile_in_universe)
+
+
 def turnover_20_percentile(h: History) -> pd.Series:
     """Percentile of turnover_20 within that day's universe (shared with the attention label)."""
-    return h.memo("turnover_20_percentile", lambda: h.universe_percentile(h.mean(h.turnover, 20)))
+    return TURNOVER_PERCENTILE.get(h, "turnover_20_percentile")

@@ -84,6 +84,14 @@ def _window_count(flag: np.ndarray, start: np.ndarray) -> np.ndarray:
 def build_universe(h: History, config: UniverseConfig = UniverseConfig()) -> pd.DataFrame:
     """``in_universe`` (bool) and ``exclusion_reason`` (categorical of :data:`REASONS`, NaN for
     members), aligned to ``h.bars``; see the module docstring for the rules."""
+    code = screen(h, config)
+    select(h, code, h.bars["market_cap"].to_numpy(), config)
+    return membership(code, h.bars.index)
+
+
+def screen(h: History, config: UniverseConfig = UniverseConfig()) -> np.ndarray:
+    """The exclusions each stock's own history decides (every reason before the size rule), as
+    an index into :data:`REASONS` per row; -1 where none applies."""
     n = h.n
     bars = h.bars
     rows = np.arange(n, dtype=np.int64)
@@ -115,8 +123,13 @@ def build_universe(h: History, config: UniverseConfig = UniverseConfig()) -> pd.
     code = np.full(n, -1, dtype=np.int8)
     for i, name in enumerate(REASONS[:len(checks)]):
         code[(code < 0) & checks[name]] = i
+    return code
 
-    cap = bars["market_cap"].to_numpy()
+
+def select(h: History, code: np.ndarray, cap: np.ndarray, config: UniverseConfig = UniverseConfig()) -> None:
+    """The size rule, in place on ``code`` (:func:`screen`'s): ``not_smallest`` for eligible
+    rows beyond the ``n`` smallest ``cap`` of their day (ties in row order, i.e. by symbol), or
+    ``outside_band``. Reads each day's whole cross-section (``h.rows_by_day``)."""
     if config.kind == "smallest_n":
         not_smallest = REASONS.index("not_smallest")
         for rows in h.rows_by_day:
@@ -128,5 +141,8 @@ def build_universe(h: History, config: UniverseConfig = UniverseConfig()) -> pd.
         low, high = config.band
         code[(code < 0) & ((cap < low) | (cap > high))] = REASONS.index("outside_band")
 
+
+def membership(code: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """``in_universe`` and ``exclusion_reason`` from reason codes (-1: a member)."""
     reason = pd.Categorical.from_codes(code, categories=list(REASONS))
-    return pd.DataFrame({"in_universe": code < 0, "exclusion_reason": reason}, index=bars.index)
+    return pd.DataFrame({"in_universe": code < 0, "exclusion_reason": reason}, index=index)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.cross_section import CrossSection
 from features.history import History
 from features.transforms import rank
 from features.turnover import turnover_20_percentile
@@ -60,27 +61,37 @@ def _members_by_date(h: History, values: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"day": h.cal_idx[ok], "value": values[ok]}, index=np.flatnonzero(ok))
 
 
+def _forward(h: History) -> pd.DataFrame:
+    return pd.DataFrame({"forward_return": forward_return(h).to_numpy()})
+
+
+def _excess_and_rank(h: History, x: pd.DataFrame) -> pd.DataFrame:
+    """Per row: forward return minus the day's universe mean (members only), and its per-date rank.
+
+    The mean sums each day's values in symbol order (``History.by_date``), so it is the same
+    number whatever else shares the frame (a groupby mean's last bit depends on how days
+    interleave, and a Dask date partition holds other days than the whole market)."""
+    forward = x["forward_return"].to_numpy(dtype="float64")
+    ok = h.in_universe & ~np.isnan(forward)
+    mean = (h.by_date(np.where(ok, forward, 0.0), ok) / h.by_date(np.ones(h.n), ok)).to_numpy()
+    excess = np.where(ok, forward - mean[h.cal_idx], np.nan)
+    frame = _members_by_date(h, excess)
+    ranked = np.full(h.n, np.nan)
+    ranked[frame.index.to_numpy()] = rank(frame[["value"]], frame["day"])["value"].to_numpy()
+    return pd.DataFrame({"label_excess_return_21": excess, "label_rerating": ranked})
+
+
+RETURNS = CrossSection(("label_excess_return_21", "label_rerating"), _forward, _excess_and_rank)
+
+
 def label_excess_return_21(h: History) -> pd.Series:
-    """Forward 21-day return minus the universe mean that day (members only; computed once
-    per History, since label_rerating ranks it)."""
-    return h.memo("label_excess_return_21", lambda: _excess_return(h))
-
-
-def _excess_return(h: History) -> pd.Series:
-    frame = _members_by_date(h, forward_return(h).to_numpy())
-    excess = frame["value"] - frame.groupby("day")["value"].transform("mean")
-    out = np.full(h.n, np.nan)
-    out[frame.index.to_numpy()] = excess.to_numpy()
-    return h.series(out)
+    """Forward 21-day return minus the universe mean that day (members only)."""
+    return RETURNS.get(h, "label_excess_return_21")
 
 
 def label_rerating(h: History) -> pd.Series:
     """Per-date rank in [0, 1] of the forward 21-day excess return among universe members."""
-    frame = _members_by_date(h, label_excess_return_21(h).to_numpy())
-    ranked = rank(frame[["value"]], frame["day"])["value"]
-    out = np.full(h.n, np.nan)
-    out[frame.index.to_numpy()] = ranked.to_numpy()
-    return h.series(out)
+    return RETURNS.get(h, "label_rerating")
 
 
 def label_attention_shift(h: History) -> pd.Series:
@@ -89,6 +100,7 @@ def label_attention_shift(h: History) -> pd.Series:
     return h.series(_lead(h, pct, HORIZON) - pct)
 
 
+CROSS_SECTIONS = (RETURNS,)  # the labels' own cross-sections, for a panel built on Dask
 LABELS = {
     "label_rerating": label_rerating,
     "label_attention_shift": label_attention_shift,
