@@ -32,6 +32,10 @@ class MarketDataError(Exception):
         self.detail = detail
         super().__init__(self.message)
 
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        """Pickled whole (a Dask worker's error reaches the client with its rows)."""
+        return type(self), (self.table, self.column, self.rule, self.rows, self.count, self.detail)
+
     @property
     def where(self) -> str:
         """Where the rule broke: ``table.column``, or the table alone."""
@@ -61,3 +65,7 @@ class InvalidMarketError(Exception):
         lines = [f"{source}: {len(self.problems)} contract violation(s)"]
         lines += [f"  - {p.message}" for p in self.problems]
         super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        """Pickled whole (a Dask worker's error reaches the client with every problem)."""
+        return type(self), (self.source, self.problems)

@@ -49,8 +49,12 @@ def read_table(market_dir: Path, spec: TableSpec) -> pd.DataFrame | None:
                 detail=f"no {spec.name}.parquet, {spec.name}/ or {spec.name}.csv in {market_dir}",
             )
         return None
-    raw = _read_raw(path, spec)
-    return type_columns(raw, spec)
+    return read_table_at(path, spec)
+
+
+def read_table_at(path: Path, spec: TableSpec) -> pd.DataFrame:
+    """Read and type one table from its file or directory (one part of a partitioned market)."""
+    return type_columns(_read_raw(path, spec), spec)
 
 
 def parquet_files(root: Path, spec: TableSpec) -> list[Path]:

@@ -122,3 +122,13 @@ def second_bundle_dir(logged_model, serving_market_dir: Path, serving_store: str
     out = tmp_path_factory.mktemp("serving-bundle-2") / "bundle"
     export_bundle(out, tracking_uri=serving_store, model_name=logged.model_name, run_id=logged.run_id)
     return out
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A distributed.LocalCluster of 2 worker processes (1 thread each) shared by the Dask tests."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      memory_limit="3GiB") as cluster, Client(cluster) as client:
+        yield client

@@ -34,7 +34,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "market": {"mlflow", "lightgbm"},
     "orders": {"mlflow", "lightgbm", "onnxruntime", "bentoml", "sklearn", "matplotlib", "scipy"},
     "features": {"mlflow", "lightgbm", "onnxruntime", "bentoml"},
-    "serving": {"mlflow", "lightgbm", "sklearn", "onnxmltools", "matplotlib", "scipy"},
+    "serving": {"mlflow", "lightgbm", "sklearn", "onnxmltools", "matplotlib", "scipy", "dask", "distributed"},
 }
 
 
