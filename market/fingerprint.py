@@ -28,7 +28,7 @@ def fingerprint(market: Market | PartitionedMarket) -> dict[str, str | int]:
     if isinstance(market, PartitionedMarket):
         return _fingerprint_parts(market)
     digest = hashlib.sha256()
-    for name, spec in TABLES.items():
+    for name in TABLES:
         table = getattr(market, TABLE_ATTR[name], None)
         if table is None:
             continue
@@ -44,13 +44,13 @@ def _hashes(table: pd.DataFrame, name: str) -> bytes:
     return pd.util.hash_pandas_object(table[_columns(table, name)], index=False).to_numpy().tobytes()
 
 
-def _update(digest: "hashlib._Hash", name: str, columns: list[str], hashes: bytes) -> None:
+def _update(digest: hashlib._Hash, name: str, columns: list[str], hashes: bytes) -> None:
     digest.update(name.encode())
     digest.update(",".join(columns).encode())
     digest.update(hashes)
 
 
-def _figures(digest: "hashlib._Hash", cal: pd.DatetimeIndex, stocks: int, bars: int) -> dict[str, str | int]:
+def _figures(digest: hashlib._Hash, cal: pd.DatetimeIndex, stocks: int, bars: int) -> dict[str, str | int]:
     return {"hash": digest.hexdigest(), "start": f"{cal[0]:%Y-%m-%d}", "end": f"{cal[-1]:%Y-%m-%d}",
             "stocks": int(stocks), "bars": int(bars)}
 

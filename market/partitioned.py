@@ -18,6 +18,7 @@ loads one part at a time (:func:`load_part`), with its securities only.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from market.load import TABLE_ATTR, Market, market_from_tables
 from market.reader import read_table_at
 
 PARTITIONED = ("daily_bars", "fundamentals", "holders")
+CARRIED = ("ground_truth.parquet", "simulation.json")  # a simulated market's files outside the contract
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ def open_partitioned(market_dir: str | Path) -> PartitionedMarket:
 
 def write_partitioned(market: Market, out: str | Path, parts: int) -> Path:
     """Write ``market`` as ``parts`` parts of contiguous symbols with about equal bar counts
-    (contract columns only, atomically: a kill leaves no half-written market)."""
+    (contract columns only, plus a simulated market's :data:`CARRIED` files; atomically: a kill
+    leaves no half-written market)."""
     if parts < 1:
         raise ValueError(f"parts must be >= 1, got {parts}")
     symbols = market.securities["symbol"].astype("str").to_numpy()
@@ -117,6 +120,9 @@ def write_partitioned(market: Market, out: str | Path, parts: int) -> Path:
                 rows_k = (codes >= group[0]) & (codes <= group[-1])
                 if rows_k.any() or name == "daily_bars":
                     frame[rows_k].to_parquet(tmp / name / f"part-{k:05d}.parquet", index=False)
+        for carried in CARRIED:
+            if (Path(market.source) / carried).is_file():
+                shutil.copy2(Path(market.source) / carried, tmp / carried)
     return out
 
 

@@ -17,18 +17,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from features.dask_panel import build_panel_dask
 from features.liquidity import median_amount_20
 from features.model_input import model_input
 from features.panel import build_panel
 from features.registry import REGISTRY, registered
 from market.load import Market
+from market.partitioned import PartitionedMarket
 from training import evaluate as ev
 from training.baselines import BASELINES
 from training.config import ConfigError, TrainConfig
+from training.labels import CROSS_SECTIONS as LABEL_CROSS_SECTIONS
 from training.labels import HORIZON, LABELS
 from training.models import GBM, Model
 from training.threads import resolve_threads
@@ -102,8 +106,9 @@ def splitter(config: TrainConfig) -> WalkForward:
     return WalkForward(**config.walk_forward.model_dump())
 
 
-def prepare(market: Market, config: TrainConfig, progress: Progress | None = None) -> TrainingData:
-    """Build the monthly panel with every feature the run needs, the labels and liquidity."""
+def prepare(market: Market | PartitionedMarket, config: TrainConfig, progress: Progress | None = None) -> TrainingData:
+    """Build the monthly panel with every feature the run needs, the labels and liquidity (on
+    Dask for a partitioned market: :func:`features.dask_panel.build_panel_dask`, the same panel)."""
     chosen = config.features or [f.name for f in registered()]
     needed = list(dict.fromkeys([*chosen, config.baselines.size, config.baselines.reversal,
                                  config.baselines.abnormal_turnover]))
@@ -111,9 +116,13 @@ def prepare(market: Market, config: TrainConfig, progress: Progress | None = Non
     steps = ["universe", *needed, *LABELS, "median_amount_20"]
     tick = progress or (lambda s, d, t: None)
     counter = iter(range(len(steps)))
-    panel = build_panel(market, universe=config.universe, features=feats,
-                        extra={**LABELS, "median_amount_20": median_amount_20},
-                        progress=lambda name: tick(f"features: {name}", next(counter), len(steps)))
+    extra = {**LABELS, "median_amount_20": median_amount_20}
+    if isinstance(market, PartitionedMarket):  # on the active Dask scheduler, part by part
+        panel = build_panel_dask(market, universe=config.universe, features=feats, extra=extra,
+                                 cross_sections=LABEL_CROSS_SECTIONS, progress=lambda name: tick(f"features: {name}", 0, 1))
+    else:
+        panel = build_panel(market, universe=config.universe, features=feats, extra=extra,
+                            progress=lambda name: tick(f"features: {name}", next(counter), len(steps)))
     info = market.securities[["symbol", "board", "industry"]].astype({"symbol": "str"})
     panel = panel.merge(info, on="symbol", how="left")
     X = model_input(panel, needed, config.transform)
@@ -177,10 +186,66 @@ def _months(dates: pd.DatetimeIndex) -> str:
     return first if first == last else f"{first}..{last}"
 
 
+FoldResult = tuple[pd.DataFrame, dict[str, object], str]
+
+
+def run_fold(data: TrainingData, config: TrainConfig, k: int, fold: Fold, n_folds: int) -> FoldResult:
+    """One walk-forward fold: every model's scores on its test rows, its row of the fold table,
+    and its ``walk-forward: fold k/n done in ..`` line. A function of its arguments only, so it
+    runs the same in this process or as a Dask task."""
+    label = config.label_column
+    t0 = time.perf_counter()
+    fit_rows, valid_rows = _rows(data, fold.fit, label), _rows(data, fold.valid, label)
+    test_rows = _rows(data, fold.test, None)
+    gbm = _fit_gbm(config, data, fit_rows, valid_rows)
+    X_test = data.X.iloc[test_rows]
+    out = data.panel.iloc[test_rows][KEYS].copy()
+    out["fold"] = k
+    out["score"] = gbm.predict(X_test[data.features])
+    train_block = _block(data, np.concatenate([fit_rows, valid_rows]), label)
+    for name, make in baseline_models(config, data.features).items():
+        out[f"baseline_{name}"] = make().fit(*train_block).predict(X_test)
+    row = {"fold": k, **{f"{a}_{b}": v for a, s in fold.describe().items() for b, v in
+                         zip(("start", "end"), s.split(".."), strict=False)},
+           "fit_rows": len(fit_rows), "valid_rows": len(valid_rows), "test_rows": len(test_rows),
+           "best_iteration": gbm.best_iteration_, "valid_rank_ic": gbm.valid_rank_ic_}
+    line = (f"walk-forward: fold {k + 1}/{n_folds} done in {time.perf_counter() - t0:.1f} s "
+            f"(fit {_months(fold.fit)}, test {_months(fold.test)}; {gbm.best_iteration_} rounds)")
+    return out, row, line
+
+
+def pinned_threads(config: TrainConfig) -> TrainConfig:
+    """``config`` with LightGBM's thread count resolved here (``num_threads`` 0 = auto), so a fold
+    fitted on a Dask worker uses the threads this process would, and scores the same bits."""
+    lg = config.lightgbm.model_copy(update={"num_threads": resolve_threads(config.lightgbm.num_threads)})
+    return config.model_copy(update={"lightgbm": lg})
+
+
+def _folds_on_dask(client: Any, data: TrainingData, config: TrainConfig, folds: list[Fold],
+                   tick: Progress, note: Note | None) -> list[FoldResult]:
+    """Every fold as a task on the client's cluster (the training data sent to each worker
+    once); lines and progress as folds finish, results in fold order."""
+    from distributed import as_completed
+
+    shared = client.scatter(data, broadcast=True)
+    config = pinned_threads(config)
+    futures = [client.submit(run_fold, shared, config, k, fold, len(folds), key=f"walk-forward-fold-{k}-{id(data)}",
+                             pure=False) for k, fold in enumerate(folds)]
+    index = {f.key: k for k, f in enumerate(futures)}
+    results: list[FoldResult | None] = [None] * len(folds)
+    for done, future in enumerate(as_completed(futures), start=1):
+        results[index[future.key]] = result = future.result()
+        tick("walk-forward", done, len(folds))
+        if note is not None:
+            note(result[2])
+    return [r for r in results if r is not None]
+
+
 def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress | None = None,
-                     note: Note | None = None) -> tuple[list[Fold], pd.DataFrame, pd.DataFrame]:
+                     note: Note | None = None, client: Any = None) -> tuple[list[Fold], pd.DataFrame, pd.DataFrame]:
     """Out-of-sample scores of every model on every test month, and one row per fold; ``note``
-    gets a line per fold: ``walk-forward: fold k/n done in S s (fit .., test ..; R rounds)``."""
+    gets a line per fold: ``walk-forward: fold k/n done in S s (fit .., test ..; R rounds)``.
+    With a ``distributed.Client`` the folds run as tasks on its cluster, with the same results."""
     label = config.label_column
     labelled = _labelled_dates(data, label)
     all_dates = pd.DatetimeIndex(np.unique(data.panel.loc[data.members, "date"]))
@@ -189,32 +254,18 @@ def run_walk_forward(data: TrainingData, config: TrainConfig, progress: Progress
         raise ConfigError(f"the market has {len(all_dates)} month-ends with universe members; walk-forward "
                           f"needs more than walk_forward.min_train ({config.walk_forward.min_train}) + purge")
     check_purge(folds, data.calendar, labelled)
-    baselines = baseline_models(config, data.features)
     tick = progress or (lambda s, d, t: None)
-    parts, table = [], []
-    for k, fold in enumerate(folds):
-        tick("walk-forward", k, len(folds))
-        t0 = time.perf_counter()
-        fit_rows, valid_rows = _rows(data, fold.fit, label), _rows(data, fold.valid, label)
-        test_rows = _rows(data, fold.test, None)
-        gbm = _fit_gbm(config, data, fit_rows, valid_rows)
-        X_test = data.X.iloc[test_rows]
-        out = data.panel.iloc[test_rows][KEYS].copy()
-        out["fold"] = k
-        out["score"] = gbm.predict(X_test[data.features])
-        train_block = _block(data, np.concatenate([fit_rows, valid_rows]), label)
-        for name, make in baselines.items():
-            out[f"baseline_{name}"] = make().fit(*train_block).predict(X_test)
-        parts.append(out)
-        table.append({"fold": k, **{f"{a}_{b}": v for a, s in fold.describe().items() for b, v in
-                                    zip(("start", "end"), s.split(".."), strict=False)},
-                      "fit_rows": len(fit_rows), "valid_rows": len(valid_rows), "test_rows": len(test_rows),
-                      "best_iteration": gbm.best_iteration_, "valid_rank_ic": gbm.valid_rank_ic_})
-        if note is not None:
-            note(f"walk-forward: fold {k + 1}/{len(folds)} done in {time.perf_counter() - t0:.1f} s "
-                 f"(fit {_months(fold.fit)}, test {_months(fold.test)}; {gbm.best_iteration_} rounds)")
+    if client is not None:
+        results = _folds_on_dask(client, data, config, folds, tick, note)
+    else:
+        results = []
+        for k, fold in enumerate(folds):
+            tick("walk-forward", k, len(folds))
+            results.append(run_fold(data, config, k, fold, len(folds)))
+            if note is not None:
+                note(results[-1][2])
     tick("walk-forward", len(folds), len(folds))
-    return folds, pd.concat(parts, ignore_index=True), pd.DataFrame(table)
+    return folds, pd.concat([r[0] for r in results], ignore_index=True), pd.DataFrame([r[1] for r in results])
 
 
 def fit_final(data: TrainingData, config: TrainConfig, note: Note | None = None) -> tuple[GBM, Fold]:
@@ -244,16 +295,17 @@ def evaluation_frame(data: TrainingData, predictions: pd.DataFrame, config: Trai
     return frame
 
 
-def train(market: Market, config: TrainConfig, progress: Progress | None = None, note: Note | None = None
-          ) -> TrainResult:
+def train(market: Market | PartitionedMarket, config: TrainConfig, progress: Progress | None = None,
+          note: Note | None = None, client: Any = None) -> TrainResult:
     """Panel, walk-forward, evaluation and final model for one market and configuration
-    (``note``: a line per fold and one for the final model)."""
+    (``note``: a line per fold and one for the final model). With a ``distributed.Client`` the
+    walk-forward folds run on its cluster (and a partitioned market's panel is built there)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     data = prepare(market, config, progress)
     timings["features_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    folds, predictions, fold_table = run_walk_forward(data, config, progress, note)
+    folds, predictions, fold_table = run_walk_forward(data, config, progress, note, client=client)
     timings["walk_forward_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     final, final_fold = fit_final(data, config, note)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,9 +18,14 @@ if TYPE_CHECKING:
     from rich.progress import Progress, ProgressColumn
 
     from market.load import Market
+    from market.partitioned import PartitionedMarket
     from spotlight.config import AppConfig
 
 CONFIG_HELP = "TOML file overriding the defaults (spotlight config prints them)."
+ClusterOption = Annotated[str | None, typer.Option(
+    "--cluster", help="Run on Dask: local, local:N (N worker processes here) or a scheduler address "
+                      "(tcp://scheduler:8786). Default: SPOTLIGHT_DASK_SCHEDULER, else one process. "
+                      "A market partitioned by symbol (spotlight partition) is read part by part.")]
 
 
 def short_openmp_waits() -> None:
@@ -71,6 +77,29 @@ def load_market(path: Path) -> Market:
 
     try:
         return load(path)
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise fail(str(exc)) from None
+
+
+def is_partitioned(path: Path) -> bool:
+    """True when ``path`` holds a market partitioned by symbol (``daily_bars/part-*.parquet``)."""
+    return (path / "daily_bars").is_dir() and any((path / "daily_bars").glob("part-*.parquet"))
+
+
+def open_market(path: Path, client: Any, say: Callable[[str], None]) -> Market | PartitionedMarket:
+    """With a Dask client and a partitioned market: the market scanned on the cluster (never
+    loaded here); otherwise the market loaded whole (with a client, ``say`` tells that only the
+    work after the panel runs on the cluster). Exit 1 naming what breaks the contract."""
+    from market import InvalidMarketError, MarketDataError
+    from market.partitioned import open_partitioned
+
+    if client is None or not is_partitioned(path):
+        if client is not None:
+            say(f"dask: {path} is not partitioned by symbol (spotlight partition writes one), so the panel is "
+                "built in this process")
+        return load_market(path)
+    try:
+        return open_partitioned(path)
     except (InvalidMarketError, MarketDataError) as exc:
         raise fail(str(exc)) from None
 

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from spotlight.cli.common import CONFIG_HELP, fail, fail_with, load_config, load_market, parse_date, progress
+from spotlight.cli.common import (
+    CONFIG_HELP,
+    ClusterOption,
+    fail,
+    fail_with,
+    load_config,
+    open_market,
+    parse_date,
+    progress,
+)
 from spotlight.exit_code import CommandError, ExitCode
 
 commands = typer.Typer()
@@ -30,6 +39,7 @@ def features(
         help="Cross-sectional step applied per date over universe members, in order: rank, robust_z, "
              "industry_neutral (repeatable).")] = None,
     labels: Annotated[bool, typer.Option(help="Add the forward-looking label_* columns where known.")] = True,
+    cluster: ClusterOption = None,
 ) -> None:
     """Build the point-in-time feature panel: date, symbol, in_universe, exclusion_reason, every
     registered feature, and label_* columns.
@@ -41,6 +51,8 @@ def features(
     from rich.progress import TextColumn
 
     from features import UniverseConfig, registered
+    from market import InvalidMarketError, MarketDataError
+    from spotlight.cluster import connect
     from spotlight.config import describe
     from spotlight.jobs.features import check_transforms, run_job
     from training.labels import LABELS
@@ -56,19 +68,25 @@ def features(
         raise fail_with(exc) from None
     except ValidationError as exc:
         raise fail(f"universe: {describe(exc)}", ExitCode.USAGE) from None
-    market = load_market(data)
     n_features, n_labels = len(registered()), len(LABELS) if labels else 0
-    with progress(TextColumn("{task.description:<28}"), TextColumn("{task.completed}/{task.total}")) as bar:
-        task = bar.add_task("features", total=1 + n_features + n_labels)
+    say = lambda line: typer.echo(line, err=True)  # noqa: E731
+    try:
+        with connect(cluster, say=say) as client:
+            market = open_market(data, client, say)
+            with progress(TextColumn("{task.description:<28}"), TextColumn("{task.completed}/{task.total}")) as bar:
+                task = bar.add_task("features", total=1 + n_features + n_labels)
 
-        def step(name: str) -> None:
-            bar.update(task, advance=0 if name == "universe" else 1, description=name)
+                def step(name: str) -> None:
+                    if client is not None:
+                        say(f"features: {name}")
+                    bar.update(task, advance=0 if name == "universe" else 1, description=name)
 
-        try:
-            panel = run_job(market, out, config, freq=freq, start=start, end=end, as_of=as_of,  # type: ignore[arg-type]
-                            transforms=transform or [], labels=labels, progress=step)
-        except CommandError as exc:
-            raise fail_with(exc) from None
+                panel = run_job(market, out, config, freq=freq, start=start, end=end, as_of=as_of,  # type: ignore[arg-type]
+                                transforms=transform or [], labels=labels, progress=step)
+    except CommandError as exc:
+        raise fail_with(exc) from None
+    except (InvalidMarketError, MarketDataError) as exc:  # a part found bad on a worker
+        raise fail(str(exc)) from None
     members = panel.groupby("date")["in_universe"].sum()
     typer.echo(f"wrote {out}: {len(panel)} rows, {panel['date'].nunique()} dates "
                f"({panel['date'].min():%Y-%m-%d}..{panel['date'].max():%Y-%m-%d}), {n_features} features, "
@@ -116,6 +134,7 @@ def train(
         help="Parquet of out-of-sample scores: date, symbol, score (one row per universe stock per "
              "test month-end); replaced atomically.")] = None,
     markdown: Annotated[bool, typer.Option(help="Print the headline tables as Markdown.")] = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Walk-forward LightGBM training with baselines, tracked in MLflow.
 
@@ -129,20 +148,27 @@ def train(
     from rich.console import Console
     from rich.progress import TextColumn
 
+    from market import InvalidMarketError, MarketDataError
     from spotlight.cli.tables import models_markdown, models_table, years_markdown
+    from spotlight.cluster import connect
     from spotlight.jobs.train import run_job
 
     cfg = load_config(config, label=label, model=model)
-    market = load_market(data)
-    with progress(TextColumn("{task.description:<36}"), TextColumn("{task.completed}/{task.total}")) as bar:
-        task = bar.add_task("features", total=1)
-        try:
-            done = run_job(market, cfg, config_text=config.read_text() if config else None,
-                           predictions_out=predictions_out,
-                           progress=lambda stage, n, total: bar.update(task, description=stage, completed=n, total=total),
-                           note=lambda line: typer.echo(f"train: {line}", err=True))
-        except CommandError as exc:
-            raise fail_with(exc) from None
+    say = lambda line: typer.echo(f"train: {line}", err=True)  # noqa: E731
+    try:
+        with connect(cluster, say=say) as client:
+            market = open_market(data, client, say)
+            with progress(TextColumn("{task.description:<36}"), TextColumn("{task.completed}/{task.total}")) as bar:
+                task = bar.add_task("features", total=1)
+                done = run_job(market, cfg, config_text=config.read_text() if config else None,
+                               predictions_out=predictions_out, client=client,
+                               progress=lambda stage, n, total: bar.update(task, description=stage, completed=n,
+                                                                           total=total),
+                               note=say)
+    except CommandError as exc:
+        raise fail_with(exc) from None
+    except (InvalidMarketError, MarketDataError) as exc:  # a part found bad on a worker
+        raise fail(str(exc)) from None
     result, logged = done.result, done.logged
     names = {"score": "lightgbm " + cfg.train.model}
     summaries = {names.get(k, k.removeprefix("baseline_")): e.summary for k, e in result.evaluations.items()}

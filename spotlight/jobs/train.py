@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spotlight.config import AppConfig
 from spotlight.exit_code import CommandError, ExitCode
 
 if TYPE_CHECKING:
     from market.load import Market
+    from market.partitioned import PartitionedMarket
     from tracking.store import LoggedRun
     from training.train import Note, Progress, TrainResult
 
@@ -29,13 +30,15 @@ class Trained:
     logged: LoggedRun
 
 
-def run_job(market: Market, cfg: AppConfig, *, config_text: str | None = None, predictions_out: Path | None = None,
-            progress: Progress | None = None, note: Note | None = None) -> Trained:
+def run_job(market: Market | PartitionedMarket, cfg: AppConfig, *, config_text: str | None = None,
+            predictions_out: Path | None = None, progress: Progress | None = None, note: Note | None = None,
+            client: Any = None) -> Trained:
     """Train under ``cfg.train`` in an MLflow run opened as the training starts (so its
     duration is the training's; a failure leaves it FAILED and deleted, nothing registered),
     log it (``config_text``: the file it was configured with; default the resolved config) and
     write ``date, symbol, score`` to ``predictions_out``; ``note`` gets a line per walk-forward
-    fold and one for the final model."""
+    fold and one for the final model. With a ``distributed.Client`` the folds (and a partitioned
+    market's panel and fingerprint) are computed on its cluster, with the same results."""
     from mlflow.exceptions import MlflowException
 
     from features.panel import write_panel
@@ -50,7 +53,7 @@ def run_job(market: Market, cfg: AppConfig, *, config_text: str | None = None, p
     try:
         with training_run(cfg.train, fp, experiment=cfg.experiment, params=cfg.flat()) as run_id:
             try:
-                result = train(market, cfg.train, progress=tick, note=note)
+                result = train(market, cfg.train, progress=tick, note=note, client=client)
             except ConfigError as exc:
                 raise TrainJobError(str(exc), ExitCode.USAGE) from None
             tick("mlflow: logging the run and model", 0, 1)
