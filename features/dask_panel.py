@@ -185,6 +185,32 @@ def build_panel_dask(
     Dask scheduler. ``extra`` columns that read other stocks (labels) must get those values from
     ``cross_sections`` (``training.labels.CROSS_SECTIONS``); the registered features' own run
     always. ``date_partitions`` (default: as many as parts) sets step 2's partitions."""
+    lazy = panel_on_cluster(market, universe=universe, freq=freq, start=start, end=end, as_of=as_of, dates=dates,
+                            features=features, extra=extra, cross_sections=cross_sections,
+                            date_partitions=date_partitions, progress=progress)
+    panel = lazy.compute().sort_values(["date", "symbol"], kind="stable").reset_index(drop=True)
+    panel.attrs.update(lazy.attrs)
+    return panel
+
+
+def panel_on_cluster(
+    market: PartitionedMarket | str | Path,
+    *,
+    universe: UniverseConfig = UniverseConfig(),
+    freq: Freq = "monthly",
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    dates: Sequence[pd.Timestamp] | pd.DatetimeIndex | None = None,
+    features: Sequence[Feature] | None = None,
+    extra: Mapping[str, Column] | None = None,
+    cross_sections: Sequence[CrossSection] = (),
+    date_partitions: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dd.DataFrame:
+    """:func:`build_panel_dask`'s panel left on the cluster: a Dask DataFrame with a partition per
+    part (rows by date then symbol within it), e.g. a daily panel too large for one process.
+    Steps 1 to 3 run now; step 4 runs when the result is computed. ``attrs`` as build_panel's."""
     step = progress or (lambda name: None)
     step("scan")
     pm = market if isinstance(market, PartitionedMarket) else open_partitioned(market)
@@ -220,14 +246,12 @@ def build_panel_dask(
     step("step 3: shuffle back by symbol; features and extra columns")
     back = rows.set_index("part", divisions=[*range(len(parts)), len(parts)], sort=True)
     panel_meta = _panel_meta(chosen, extra or {})
-    panel = back.map_partitions(_by_symbol_panel, gauges, parts=parts, wanted=wanted, chosen=chosen,
-                                extra=extra or {}, sections=sections, meta=panel_meta, align_dataframes=False,
-                                **common).compute()
-    panel = panel.sort_values(["date", "symbol"], kind="stable").reset_index(drop=True)
-    panel.attrs.update({"freq": "dates" if dates is not None else "as_of" if as_of is not None else freq,
-                        "universe": universe.model_dump(), "features": [f.name for f in chosen],
-                        "source": root})
-    return panel
+    lazy = back.map_partitions(_by_symbol_panel, gauges, parts=parts, wanted=wanted, chosen=chosen,
+                               extra=extra or {}, sections=sections, meta=panel_meta, align_dataframes=False,
+                               **common)
+    lazy.attrs = {"freq": "dates" if dates is not None else "as_of" if as_of is not None else freq,
+                  "universe": universe.model_dump(), "features": [f.name for f in chosen], "source": root}
+    return lazy
 
 
 def _panel_meta(chosen: Sequence[Feature], extra: Mapping[str, Column]) -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""Research commands: the feature panel, feature RankICs, walk-forward training, the backtest,
-and the resolved configuration."""
+"""Research commands: the feature panel, feature RankICs, walk-forward training, the daily model
+on Dask, the backtest, and the resolved configuration."""
 
 from __future__ import annotations
 
@@ -189,6 +189,49 @@ def train(
     typer.echo(f"registered {logged.model_name} version {logged.model_version} as candidate")
     if predictions_out is not None:
         typer.echo(f"wrote {predictions_out}: {len(result.predictions)} rows")
+
+
+@commands.command(epilog="Example: spotlight daily --data demo/market-parts --cluster local:2 --test-months 24")
+def daily(
+    data: Annotated[Path, typer.Option(help="Market partitioned by symbol (spotlight partition).")],
+    config: Annotated[Path | None, typer.Option(help=CONFIG_HELP)] = None,
+    test_months: Annotated[int, typer.Option(min=1, help="Month-ends at the end of the market to test on.")] = 24,
+    cluster: ClusterOption = None,
+) -> None:
+    """The daily-frequency model against the monthly one, out of sample.
+
+    Builds the daily panel (every universe stock, every day) on the Dask cluster and trains
+    LightGBM on it there (lightgbm.dask), and the monthly model on the month-ends of the same
+    span; both are scored on the last --test-months month-ends, purged by the label's 21 days.
+    Prints the comparison and logs one MLflow run. Exit 2: no cluster, a market that is not
+    partitioned, or too short.
+    """
+    from rich.console import Console
+
+    from market import InvalidMarketError, MarketDataError
+    from spotlight.cli.common import is_partitioned
+    from spotlight.cli.tables import models_table
+    from spotlight.cluster import connect
+    from spotlight.jobs.daily import run_job
+
+    cfg = load_config(config)
+    if not is_partitioned(data):
+        raise fail(f"{data} is not partitioned by symbol: write it with spotlight partition", ExitCode.USAGE)
+    say = lambda line: typer.echo(f"daily: {line}", err=True)  # noqa: E731
+    try:
+        with connect(cluster, say=say) as client:
+            market = open_market(data, client, say)
+            done = run_job(market, cfg, client, test_months=test_months, say=say)  # type: ignore[arg-type]
+    except CommandError as exc:
+        raise fail_with(exc) from None
+    except (InvalidMarketError, MarketDataError) as exc:
+        raise fail(str(exc)) from None
+    c = done.comparison
+    title = (f"out of sample, {cfg.train.label_column}, {len(c.test_dates)} month-ends "
+             f"{c.test_dates[0]:%Y-%m}..{c.test_dates[-1]:%Y-%m}, trained to {c.train_end:%Y-%m-%d}")
+    Console(width=140).print(models_table({f"{name} ({c.rows[name]} rows, {c.rounds[name]} trees)": e.summary
+                                           for name, e in c.evaluations.items()}, title))
+    typer.echo(f"run {done.run_id} (experiment {cfg.experiment}) at {done.tracking_uri}")
 
 
 @commands.command(epilog="Example: spotlight backtest --predictions demo/oos_predictions.parquet --data demo/market "

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from spotlight.cli import app
 from tests.helpers import tiny_tables, write_tables
 
-COMMANDS = ["validate", "simulate", "partition", "summary", "calibrate", "features", "ic", "train", "promote", "export", "serve",
+COMMANDS = ["validate", "simulate", "partition", "summary", "calibrate", "features", "ic", "train", "daily", "promote", "export", "serve",
             "retrain", "refresh", "monitor", "rebalance", "rollback", "schedule", "demo", "backtest"]
 runner = CliRunner()
 
