@@ -7,7 +7,7 @@ DEMO   ?= demo
 
 PACKAGES := market orders features tracking training backtest release serving monitoring spotlight
 
-.PHONY: install lint test test-fast report-check demo bench bench-features bench-train bench-serving bench-backtest bench-threads bench-month bench-alert calibrate docs lock clean mlflow-ui serve
+.PHONY: install lint test test-fast report-check demo bench bench-features bench-train bench-serving bench-backtest bench-threads bench-month bench-alert bench-dask calibrate docs lock clean mlflow-ui serve
 
 install: $(STAMP)
 
@@ -83,6 +83,14 @@ bench-month: install
 
 bench-alert: install
 	$(BIN)/python benchmarks/live_alert.py
+
+# The feature panel of a market too big for one process: 8 simulated blocks of 4,000 stocks x 10
+# years (~66M stock-days) written partitioned by symbol into /tmp/spotlight-bench-dask once (~2 GB,
+# reused); the single-process build under a 20 GiB cap (where it fails, its peak RSS), then
+# build_panel_dask on a LocalCluster of 1 and of 2 workers (6 GiB each): stock-days/s, peak RSS per
+# worker, spill, the 2-vs-1 ratio (~35-45 min on 2 cores; not in bench). Options: benchmarks/dask.py --help.
+bench-dask: install
+	$(BIN)/python benchmarks/dask.py
 
 # Simulated vs real side by side (needs ../shared/markets/cn-dev-2010-2015).
 calibrate: install
